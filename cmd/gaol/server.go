@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gaol-project/gaol/internal/control"
+	"github.com/gaol-project/gaol/internal/daemon"
+	"github.com/gaol-project/gaol/internal/firewall/nft"
+	"github.com/gaol-project/gaol/internal/store/sqlite"
+)
+
+const (
+	defaultDB     = "/var/lib/gaol/gaol.db"
+	defaultSocket = "/run/gaol/gaol.sock"
+)
+
+func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	configDir := fs.String("config", "", "configuration directory (fail2ban layout) laid over the embedded defaults")
+	db := fs.String("db", defaultDB, "database file")
+	sock := socketFlag(fs)
+	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("server takes no arguments, got %q", pos)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usageError("--log-level: %q is not one of debug, info, warn, error", *level)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if *configDir != "" {
+		if fi, err := os.Stat(*configDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--config %s: not a directory", *configDir)
+		}
+	}
+
+	// Validate the configuration before touching anything.
+	if _, _, err := daemon.Load(*configDir); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := sqlite.Open(ctx, *db)
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer st.Close()
+
+	opts := daemon.Options{
+		ConfigDir: *configDir,
+		Store:     st,
+		Socket:    *sock,
+		Version:   gaolVersion(),
+		Logger:    log,
+	}
+	if !*dryRun {
+		fw, err := nft.Open(nft.Options{})
+		if err != nil {
+			if errors.Is(err, nft.ErrUnavailable) {
+				return fmt.Errorf("%w\n(gaol needs nftables in the kernel and root or CAP_NET_ADMIN; --dry-run runs without a firewall)", err)
+			}
+			return fmt.Errorf("opening nftables: %w", err)
+		}
+		defer fw.Close()
+		opts.Firewall = fw
+	}
+	d, err := daemon.New(opts)
+	if err != nil {
+		return err
+	}
+
+	// SIGHUP reloads the configuration, as it does for most daemons.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if _, err := d.Reload(ctx, control.ReloadRequest{}); err != nil {
+					log.Error("reload on SIGHUP failed", "err", err)
+				}
+			}
+		}
+	}()
+	return d.Run(ctx)
+}
+
+func cmdCheck(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	configDir := fs.String("config", "", "configuration directory (fail2ban layout) laid over the embedded defaults")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("check takes no arguments, got %q", pos)
+	}
+	if *configDir != "" {
+		if fi, err := os.Stat(*configDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--config %s: not a directory", *configDir)
+		}
+	}
+	cfg, _, err := daemon.Load(*configDir)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	enabled := cfg.Enabled()
+	fmt.Fprintf(stdout, "configuration OK: %d jails, %d enabled\n", len(cfg.Jails), len(enabled))
+	for _, j := range enabled {
+		bantime := j.BanTime.String()
+		if j.BanTime < 0 {
+			bantime = "permanent"
+		}
+		fmt.Fprintf(stdout, "  %s: filter %s, maxretry %d, findtime %s, bantime %s, logpath %s\n",
+			j.Name, j.Filter.Name, j.MaxRetry, j.FindTime, bantime, strings.Join(j.LogPath, " "))
+	}
+	return nil
+}

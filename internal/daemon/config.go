@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/gaol-project/gaol/internal/config"
+	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/match"
+)
+
+// Load reads and validates the configuration in dir ("" = embedded
+// defaults) and compiles the filters of its enabled jails, the way the
+// daemon would at start. `gaol check` uses it.
+func Load(dir string) (*config.Config, map[string]*match.Filter, error) {
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	filters := map[string]*match.Filter{}
+	for _, j := range cfg.Enabled() {
+		f, err := CompileFilter(j)
+		if err != nil {
+			return nil, nil, err
+		}
+		filters[j.Name] = f
+	}
+	return cfg, filters, nil
+}
+
+// CompileFilter compiles the filter of jail j; errors name the file and line
+// of the expression at fault.
+func CompileFilter(j *config.Jail) (*match.Filter, error) {
+	spec := match.Spec{Name: j.Filter.Name, PrefRegex: j.Filter.PrefRegex.Expr}
+	for _, r := range j.Filter.FailRegex {
+		spec.FailRegex = append(spec.FailRegex, r.Expr)
+	}
+	for _, r := range j.Filter.IgnoreRegex {
+		spec.IgnoreRegex = append(spec.IgnoreRegex, r.Expr)
+	}
+	f, err := match.Compile(spec)
+	if err == nil {
+		return f, nil
+	}
+	// Compile each expression alone to point at the faulty line.
+	check := func(kind string, rs []config.Regex, mk func(string) match.Spec) error {
+		for i, r := range rs {
+			if _, err := match.Compile(mk(r.Expr)); err != nil {
+				return fmt.Errorf("%s: jail %q: filter %q: %s #%d: %w", r.Loc, j.Name, j.Filter.Name, kind, i+1, err)
+			}
+		}
+		return nil
+	}
+	if e := check("failregex", j.Filter.FailRegex, func(s string) match.Spec { return match.Spec{FailRegex: []string{s}} }); e != nil {
+		return nil, e
+	}
+	if j.Filter.PrefRegex.Expr != "" {
+		if e := check("prefregex", []config.Regex{j.Filter.PrefRegex}, func(s string) match.Spec { return match.Spec{PrefRegex: s} }); e != nil {
+			return nil, e
+		}
+	}
+	return nil, fmt.Errorf("%s: jail %q: filter %q: %w", j.Loc, j.Name, j.Filter.Name, err)
+}
+
+// load reads the configuration and prepares the runtime of every enabled
+// jail without touching the running state.
+func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
+	cfg, filters, err := Load(d.opts.ConfigDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("config", "warning", w.String())
+	}
+	jails := map[string]*jailRuntime{}
+	for _, j := range cfg.Enabled() {
+		rt := &jailRuntime{cfg: j, filter: filters[j.Name]}
+		rt.files, rt.missing = expandLogPaths(j.LogPath)
+		for _, m := range rt.missing {
+			d.log.Warn("log file does not exist; the jail waits for it", "jail", j.Name, "logpath", m)
+		}
+		if len(rt.files) == 0 {
+			d.log.Warn("jail has no log file to read; it stays idle", "jail", j.Name, "logpath", j.LogPath)
+		}
+		jails[j.Name] = rt
+	}
+	if len(jails) == 0 {
+		d.log.Warn("no jail is enabled")
+	}
+	return cfg, jails, nil
+}
+
+// apply makes cfg the running configuration: the engine keeps the state of
+// jails that remain, bans of removed jails end, and the firewall gets the
+// new set of jails.
+func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string]*jailRuntime) error {
+	var local []netip.Prefix
+	var ecfgs []engine.JailConfig
+	var fjails []firewall.Jail
+	names := make([]string, 0, len(jails))
+	for n := range jails {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		j := jails[n].cfg
+		ignore := slices.Clone(j.IgnoreIP)
+		if j.IgnoreSelf {
+			if local == nil {
+				var err error
+				if local, err = d.opts.LocalAddrs(); err != nil {
+					return err
+				}
+			}
+			ignore = append(ignore, local...)
+		}
+		bantime := j.BanTime
+		if bantime < 0 {
+			bantime = engine.Permanent
+		}
+		ecfgs = append(ecfgs, engine.JailConfig{Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: ignore})
+		fj := firewall.Jail{Name: n, Protocol: j.Protocol}
+		for _, p := range j.Ports {
+			fj.Ports = append(fj.Ports, firewall.PortRange{From: p.From, To: p.To})
+		}
+		fjails = append(fjails, fj)
+	}
+	removed, err := d.eng.Configure(ecfgs)
+	if err != nil {
+		return fmt.Errorf("configuring jails: %w", err)
+	}
+	d.cfg, d.jails = cfg, jails
+	if d.opts.Firewall != nil {
+		if err := d.opts.Firewall.Setup(fjails); err != nil {
+			return fmt.Errorf("setting up the firewall: %w", err)
+		}
+	}
+	if len(removed) > 0 {
+		if err := d.commit(ctx, removed); err != nil {
+			return err
+		}
+	}
+	return nil
+}

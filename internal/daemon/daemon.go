@@ -1,0 +1,521 @@
+// Package daemon wires gaol's pipeline together: log sources feed the
+// matchers, failures feed the engine, and the engine's decisions are written
+// to the store and then enforced by the firewall. It also serves the control
+// API. One goroutine (the loop) owns the engine and performs every write;
+// sources and matchers run in goroutines of their own and send it events.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gaol-project/gaol/internal/config"
+	"github.com/gaol-project/gaol/internal/control"
+	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/match"
+	"github.com/gaol-project/gaol/internal/store"
+)
+
+// Store is where bans and read positions are kept: the source of truth.
+type Store interface {
+	AddBans(ctx context.Context, bans []store.Ban) ([]int64, error)
+	EndBans(ctx context.Context, ends []store.End) (int, error)
+	ExpireBans(ctx context.Context, now time.Time) (int, error)
+	ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, error)
+	History(ctx context.Context, addr netip.Addr) ([]store.Ban, error)
+	Offset(ctx context.Context, path string) (store.Offset, bool, error)
+	SaveOffsets(ctx context.Context, offs []store.Offset) error
+}
+
+// Firewall enforces bans; it is a cache of the store.
+type Firewall interface {
+	Setup(jails []firewall.Jail) error
+	Ban(jail string, elems []firewall.Element) error
+	Unban(jail string, prefixes []netip.Prefix) error
+	Replace(jail string, elems []firewall.Element) error
+}
+
+// Options configure a daemon.
+type Options struct {
+	ConfigDir string // "" = embedded defaults only
+	Store     Store
+	Firewall  Firewall // nil = touch no firewall (dry run)
+	Socket    string   // control socket path; "" = no control API
+	Version   string
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now
+	// LocalAddrs lists this machine's addresses, for ignoreself; nil means
+	// ask the kernel.
+	LocalAddrs func() ([]netip.Prefix, error)
+	// Poll is the sources' fallback polling interval (default 1 s).
+	Poll time.Duration
+	// Ready, if set, is called once the daemon has restored its bans and
+	// started its sources and control socket.
+	Ready func()
+}
+
+// Daemon is a running gaol.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	started time.Time
+
+	// Owned by the loop goroutine.
+	eng     *engine.Engine
+	cfg     *config.Config
+	jails   map[string]*jailRuntime
+	pipe    *pipeline
+	offsets map[string]store.Offset // read positions processed, not yet saved
+	resync  bool                    // the firewall missed a change: replace it whole
+
+	events chan event
+	calls  chan call
+}
+
+type jailRuntime struct {
+	cfg     *config.Jail
+	filter  *match.Filter
+	files   []string // expanded log paths
+	missing []string // log paths that do not exist (yet)
+}
+
+// call is a function the loop runs on behalf of another goroutine.
+type call struct {
+	fn   func() error
+	done chan error
+}
+
+// New returns a daemon; Run starts it.
+func New(opts Options) (*Daemon, error) {
+	if opts.Store == nil {
+		return nil, errors.New("daemon: no store")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LocalAddrs == nil {
+		opts.LocalAddrs = localAddrs
+	}
+	d := &Daemon{
+		opts:    opts,
+		log:     opts.Logger,
+		now:     opts.Now,
+		jails:   make(map[string]*jailRuntime),
+		offsets: make(map[string]store.Offset),
+		events:  make(chan event, 64),
+		calls:   make(chan call),
+	}
+	d.eng = engine.New(d.now)
+	return d, nil
+}
+
+// Run starts the daemon and blocks until ctx is cancelled or a fatal error
+// occurs. Nothing recorded is lost on return: read positions are saved.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = d.now()
+	cfg, jails, err := d.load()
+	if err != nil {
+		return err
+	}
+	if err := d.apply(ctx, cfg, jails); err != nil {
+		return err
+	}
+	if err := d.restore(ctx); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	defer func() {
+		stopCtrl()
+		wg.Wait()
+	}()
+	if d.opts.Socket != "" {
+		l, err := control.Listen(d.opts.Socket)
+		if err != nil {
+			return err
+		}
+		h := control.Handler(d, d.opts.Version, d.log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := control.Serve(ctrlCtx, l, h); err != nil {
+				d.log.Error("control API stopped", "err", err)
+			}
+		}()
+	}
+
+	d.startPipeline()
+	d.log.Info("gaol started", "jails", d.eng.Jails(), "dry_run", d.opts.Firewall == nil, "socket", d.opts.Socket)
+	if d.opts.Ready != nil {
+		d.opts.Ready()
+	}
+	err = d.loop(ctx)
+	d.stopPipeline(context.Background())
+	d.flushOffsets(context.Background())
+	d.log.Info("gaol stopped")
+	return err
+}
+
+// loop is the daemon's single owner of engine, store and firewall writes.
+func (d *Daemon) loop(ctx context.Context) error {
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		d.resetExpiry(expiry)
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-d.events:
+			d.handleEvents(ctx, ev)
+		case c := <-d.calls:
+			c.done <- c.fn()
+		case <-expiry.C:
+			d.expire(ctx)
+		case <-tick.C:
+			d.expire(ctx)
+			d.flushOffsets(ctx)
+			if d.resync {
+				d.resyncFirewall()
+			}
+		}
+	}
+}
+
+func (d *Daemon) resetExpiry(t *time.Timer) {
+	next, ok := d.eng.NextExpiry()
+	wait := time.Hour
+	if ok {
+		wait = max(next.Sub(d.now()), 0)
+	}
+	t.Reset(wait)
+}
+
+// handleEvents processes ev and whatever else is queued, then commits the
+// decisions they produced in one store transaction and one firewall batch.
+func (d *Daemon) handleEvents(ctx context.Context, ev event) {
+	var bans []engine.Decision
+	for n := 0; ; n++ {
+		for _, f := range ev.failures {
+			out, dec, err := d.eng.Fail(f.jail, f.failure)
+			if err != nil {
+				// The jail went away in a reload while the line was in flight.
+				continue
+			}
+			switch out {
+			case engine.Banned:
+				bans = append(bans, *dec)
+			case engine.Counted:
+				d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
+			}
+		}
+		if ev.hasPos {
+			d.offsets[ev.path] = ev.pos
+		}
+		if n >= 256 {
+			break
+		}
+		select {
+		case ev = <-d.events:
+			continue
+		default:
+		}
+		break
+	}
+	if len(bans) > 0 {
+		if err := d.commit(ctx, bans); err != nil {
+			d.log.Error("recording bans", "err", err, "bans", len(bans))
+		}
+	}
+}
+
+// commit records decisions in the store and then enforces them.
+func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
+	var add []store.Ban
+	var ends []store.End
+	for _, dec := range ds {
+		switch dec.Action {
+		case engine.Ban:
+			add = append(add, store.Ban{
+				Jail: dec.Jail, Prefix: dec.Prefix, Start: dec.Start, End: dec.End,
+				Failures: dec.Failures, Matches: dec.Matches, Manual: dec.Manual,
+			})
+		case engine.Unban:
+			at := d.now()
+			if dec.Reason == engine.ReasonExpired {
+				at = dec.End
+			}
+			ends = append(ends, store.End{Jail: dec.Jail, Prefix: dec.Prefix, At: at, Reason: dec.Reason})
+		}
+	}
+	if len(add) > 0 {
+		if _, err := d.opts.Store.AddBans(ctx, add); err != nil {
+			return fmt.Errorf("storing %d bans: %w", len(add), err)
+		}
+	}
+	if len(ends) > 0 {
+		if _, err := d.opts.Store.EndBans(ctx, ends); err != nil {
+			return fmt.Errorf("ending %d bans: %w", len(ends), err)
+		}
+	}
+	for _, dec := range ds {
+		switch {
+		case dec.Action == engine.Ban:
+			d.log.Info("ban", "jail", dec.Jail, "prefix", prefixString(dec.Prefix), "failures", dec.Failures, "manual", dec.Manual, "until", untilString(dec.End))
+		case dec.Reason != engine.ReasonExpired:
+			d.log.Info("unban", "jail", dec.Jail, "prefix", prefixString(dec.Prefix), "reason", dec.Reason)
+		default:
+			d.log.Debug("ban expired", "jail", dec.Jail, "prefix", prefixString(dec.Prefix))
+		}
+	}
+	d.enforce(ds)
+	return nil
+}
+
+// enforce applies decisions to the firewall, batched per jail. Expired bans
+// need nothing: the kernel drops them on its own timeout.
+func (d *Daemon) enforce(ds []engine.Decision) {
+	fw := d.opts.Firewall
+	if fw == nil {
+		return
+	}
+	now := d.now()
+	bans := map[string][]firewall.Element{}
+	unbans := map[string][]netip.Prefix{}
+	var order []string
+	for _, dec := range ds {
+		if _, ok := d.jails[dec.Jail]; !ok {
+			continue // its sets are gone with it
+		}
+		if _, ok := bans[dec.Jail]; !ok {
+			if _, ok := unbans[dec.Jail]; !ok {
+				order = append(order, dec.Jail)
+			}
+		}
+		switch {
+		case dec.Action == engine.Ban:
+			el, ok := element(dec.Prefix, dec.End, now)
+			if ok {
+				bans[dec.Jail] = append(bans[dec.Jail], el)
+			}
+		case dec.Reason != engine.ReasonExpired:
+			unbans[dec.Jail] = append(unbans[dec.Jail], dec.Prefix)
+		}
+	}
+	for _, j := range order {
+		if ps := unbans[j]; len(ps) > 0 {
+			if err := fw.Unban(j, ps); err != nil {
+				d.log.Error("firewall unban failed; will resynchronise", "jail", j, "err", err)
+				d.resync = true
+			}
+		}
+		if els := bans[j]; len(els) > 0 {
+			if err := fw.Ban(j, els); err != nil {
+				d.log.Error("firewall ban failed; will resynchronise", "jail", j, "err", err)
+				d.resync = true
+			}
+		}
+	}
+}
+
+// element turns a ban into a firewall element with the time it has left.
+func element(p netip.Prefix, end, now time.Time) (firewall.Element, bool) {
+	if end.IsZero() {
+		return firewall.Element{Prefix: p}, true
+	}
+	left := end.Sub(now)
+	if left <= 0 {
+		return firewall.Element{}, false
+	}
+	// nftables counts timeouts in milliseconds; round up so a ban never
+	// ends early.
+	left = (left + time.Millisecond - 1).Truncate(time.Millisecond)
+	return firewall.Element{Prefix: p, Timeout: left}, true
+}
+
+// resyncFirewall replaces every jail's sets with the engine's bans.
+func (d *Daemon) resyncFirewall() {
+	if d.opts.Firewall == nil {
+		d.resync = false
+		return
+	}
+	if err := d.replaceAll(); err != nil {
+		d.log.Error("firewall resynchronisation failed; will retry", "err", err)
+		return
+	}
+	d.resync = false
+	d.log.Info("firewall resynchronised")
+}
+
+func (d *Daemon) replaceAll() error {
+	now := d.now()
+	for _, name := range d.eng.Jails() {
+		bans, err := d.eng.Bans(name)
+		if err != nil {
+			return err
+		}
+		els := make([]firewall.Element, 0, len(bans))
+		for _, b := range bans {
+			if el, ok := element(b.Prefix, b.End, now); ok {
+				els = append(els, el)
+			}
+		}
+		if err := d.opts.Firewall.Replace(name, els); err != nil {
+			return fmt.Errorf("jail %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) expire(ctx context.Context) {
+	ds := d.eng.Expire()
+	if len(ds) == 0 {
+		return
+	}
+	if err := d.commit(ctx, ds); err != nil {
+		d.log.Error("recording expired bans", "err", err)
+	}
+}
+
+// restore puts the store's active bans back into the engine and, in one
+// batch per jail, into the firewall.
+func (d *Daemon) restore(ctx context.Context) error {
+	now := d.now()
+	if _, err := d.opts.Store.ExpireBans(ctx, now); err != nil {
+		return fmt.Errorf("expiring old bans: %w", err)
+	}
+	active, err := d.opts.Store.ActiveBans(ctx, now)
+	if err != nil {
+		return fmt.Errorf("reading active bans: %w", err)
+	}
+	var restore []engine.ActiveBan
+	skipped := map[string]int{}
+	for _, b := range active {
+		if _, ok := d.jails[b.Jail]; !ok {
+			skipped[b.Jail]++
+			continue
+		}
+		restore = append(restore, engine.ActiveBan{Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End, Failures: b.Failures, Manual: b.Manual})
+	}
+	for j, n := range skipped {
+		d.log.Warn("active bans of a jail that is not enabled are kept in the store but not enforced", "jail", j, "bans", n)
+	}
+	n, err := d.eng.Restore(restore)
+	if err != nil {
+		return err
+	}
+	if d.opts.Firewall != nil {
+		start := time.Now()
+		if err := d.replaceAll(); err != nil {
+			return fmt.Errorf("re-applying %d bans to the firewall: %w", n, err)
+		}
+		d.log.Info("bans restored", "bans", n, "took", time.Since(start).Round(time.Microsecond))
+	} else if n > 0 {
+		d.log.Info("bans restored (dry run: firewall untouched)", "bans", n)
+	}
+	return nil
+}
+
+func (d *Daemon) flushOffsets(ctx context.Context) {
+	if len(d.offsets) == 0 {
+		return
+	}
+	offs := make([]store.Offset, 0, len(d.offsets))
+	for _, o := range d.offsets {
+		offs = append(offs, o)
+	}
+	if err := d.opts.Store.SaveOffsets(ctx, offs); err != nil {
+		d.log.Error("saving read positions", "err", err)
+		return
+	}
+	clear(d.offsets)
+}
+
+// do runs fn on the loop goroutine and returns its error.
+func (d *Daemon) do(ctx context.Context, fn func() error) error {
+	c := call{fn: fn, done: make(chan error, 1)}
+	select {
+	case d.calls <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func prefixString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+func untilString(end time.Time) string {
+	if end.IsZero() {
+		return "permanent"
+	}
+	return end.Format(time.RFC3339)
+}
+
+// localAddrs lists the addresses of this machine's interfaces.
+func localAddrs() ([]netip.Prefix, error) {
+	ifs, err := netInterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("listing local addresses for ignoreself: %w", err)
+	}
+	return ifs, nil
+}
+
+func expandLogPaths(globs []string) (files, missing []string) {
+	for _, g := range globs {
+		matches, err := filepath.Glob(g)
+		if err == nil && len(matches) > 0 {
+			for _, m := range matches {
+				if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() || err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+					files = append(files, m)
+				}
+			}
+			continue
+		}
+		// A plain path that does not exist yet is watched until it appears.
+		if !hasMeta(g) {
+			files = append(files, g)
+			if _, err := os.Stat(g); err != nil {
+				missing = append(missing, g)
+			}
+			continue
+		}
+		missing = append(missing, g)
+	}
+	slices.Sort(files)
+	return slices.Compact(files), missing
+}
+
+func hasMeta(p string) bool {
+	for _, c := range p {
+		switch c {
+		case '*', '?', '[', '\\':
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/match"
+	"github.com/gaol-project/gaol/internal/match/date"
+	"github.com/gaol-project/gaol/internal/source"
+	"github.com/gaol-project/gaol/internal/store"
+)
+
+// event is what a file's matcher sends the loop: the failures found in a
+// batch of lines and the read position after them.
+type event struct {
+	path     string
+	pos      store.Offset
+	hasPos   bool
+	failures []jailFailure
+}
+
+type jailFailure struct {
+	jail    string
+	failure engine.Failure
+}
+
+// pipeline is the running set of sources and matchers.
+type pipeline struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startPipeline starts one tailer and one matcher per distinct log file: a
+// file watched by several jails is read once and each line offered to all.
+func (d *Daemon) startPipeline() {
+	byPath := map[string][]*jailRuntime{}
+	for _, j := range d.jails {
+		for _, f := range j.files {
+			byPath[f] = append(byPath[f], j)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for path, jails := range byPath {
+		sort.Slice(jails, func(a, b int) bool { return jails[a].cfg.Name < jails[b].cfg.Name })
+		opts := source.FileOptions{Poll: d.opts.Poll, Logger: d.log.With("file", path)}
+		if off, ok, err := d.opts.Store.Offset(ctx, path); err != nil {
+			d.log.Error("reading saved position; starting at the end of the file", "file", path, "err", err)
+		} else if ok {
+			opts.Start = &source.Position{Inode: off.Inode, Offset: off.Offset, Head: off.Head}
+		}
+		batches := make(chan source.Batch, 4)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer close(batches)
+			if err := source.TailFile(ctx, path, opts, batches); err != nil && ctx.Err() == nil {
+				d.log.Error("reading log file stopped", "file", path, "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			d.matchFile(ctx, path, jails, batches)
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	d.pipe = &pipeline{cancel: cancel, done: done}
+}
+
+// stopPipeline stops the sources and matchers, processing what they still
+// send so that nothing read is lost.
+func (d *Daemon) stopPipeline(ctx context.Context) {
+	if d.pipe == nil {
+		return
+	}
+	d.pipe.cancel()
+	for {
+		select {
+		case ev := <-d.events:
+			d.handleEvents(ctx, ev)
+		case <-d.pipe.done:
+			for {
+				select {
+				case ev := <-d.events:
+					d.handleEvents(ctx, ev)
+				default:
+					d.pipe = nil
+					return
+				}
+			}
+		}
+	}
+}
+
+// matchFile prepares each line once (finding its date) and offers it to
+// every jail that watches the file.
+func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntime, batches <-chan source.Batch) {
+	// The detector infers years against "now"; one reading of the clock
+	// per batch is precise enough and saves a clock read per line.
+	var now time.Time
+	det := date.NewDetector(func() time.Time { return now }, time.Local)
+	for b := range batches {
+		now = d.now()
+		ev := event{
+			path:   path,
+			pos:    store.Offset{Path: path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head},
+			hasPos: true,
+		}
+		for _, raw := range b.Lines {
+			l := match.Prepare(raw, det)
+			for _, j := range jails {
+				r := j.filter.Match(l)
+				if !r.Matched {
+					continue
+				}
+				// Lines of a batch share one buffer: copy what is kept.
+				f := engine.Failure{Addr: r.Addr, Line: strings.Clone(raw)}
+				if l.HasTime {
+					f.Time = l.Time
+				}
+				ev.failures = append(ev.failures, jailFailure{jail: j.cfg.Name, failure: f})
+			}
+		}
+		select {
+		case d.events <- ev:
+		case <-ctx.Done():
+			// Stopping: the loop drains events until we are done, so
+			// deliver this one too rather than lose it.
+			d.events <- ev
+		}
+	}
+}

@@ -1,0 +1,27 @@
+// Package firewall holds what every ban backend shares: the description of
+// a jail's filtering and of one banned prefix. The backends live in
+// subpackages (nft for nftables through netlink); they know no ban policy.
+package firewall
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Jail is what a backend needs to know of a jail to block its traffic.
+type Jail struct {
+	Name     string
+	Ports    []PortRange // empty = every port
+	Protocol string      // "tcp", "udp" or "all"
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	From, To uint16
+}
+
+// Element is one banned prefix in a jail's set.
+type Element struct {
+	Prefix  netip.Prefix
+	Timeout time.Duration // time left; 0 = permanent
+}

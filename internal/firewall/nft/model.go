@@ -1,0 +1,398 @@
+package nft
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// The kernel cannot hold overlapping elements in an interval set, but bans
+// overlap: a subnet is banned while one of its addresses already is, with
+// other timeouts. So each set is described twice: the bans asked for, which
+// may nest, and the elements the kernel holds, which are derived from them:
+// every address gets the latest deadline of the bans that cover it, and the
+// elements are the fewest disjoint prefixes that say so. Changes are computed
+// on this model and then sent as the difference between old and new
+// elements. The model is pure: time is passed in.
+//
+// A deadline is when a ban or an element ends; the zero time means never.
+
+func alive(d, now time.Time) bool { return d.IsZero() || d.After(now) }
+
+// later returns the later of two deadlines, never (zero) being the latest.
+func later(a, b time.Time) time.Time {
+	if a.IsZero() || b.IsZero() {
+		return time.Time{}
+	}
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// index maps prefixes of one family to deadlines. Prefixes are kept by
+// length so that those containing, or inside, a prefix are found without
+// looking at all of them.
+type index struct {
+	byLen []map[netip.Addr]time.Time // by prefix length, keyed by masked address
+	n     int
+}
+
+func newIndex(total int) index {
+	return index{byLen: make([]map[netip.Addr]time.Time, total+1)}
+}
+
+func (x *index) len() int { return x.n }
+
+func (x *index) get(p netip.Prefix) (time.Time, bool) {
+	d, ok := x.byLen[p.Bits()][p.Addr()]
+	return d, ok
+}
+
+func (x *index) put(p netip.Prefix, d time.Time) {
+	m := x.byLen[p.Bits()]
+	if m == nil {
+		m = make(map[netip.Addr]time.Time)
+		x.byLen[p.Bits()] = m
+	}
+	if _, ok := m[p.Addr()]; !ok {
+		x.n++
+	}
+	m[p.Addr()] = d
+}
+
+func (x *index) del(p netip.Prefix) {
+	m := x.byLen[p.Bits()]
+	if _, ok := m[p.Addr()]; ok {
+		delete(m, p.Addr())
+		x.n--
+	}
+}
+
+// outer returns the prefixes that strictly contain p, longest first.
+func (x *index) outer(p netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for l := p.Bits() - 1; l >= 0; l-- {
+		if len(x.byLen[l]) == 0 {
+			continue
+		}
+		q, _ := p.Addr().Prefix(l)
+		if _, ok := x.byLen[l][q.Addr()]; ok {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// maxEnumerate bounds how many candidate prefixes inner generates per length
+// before it scans that length's prefixes instead.
+const maxEnumerateBits = 16
+
+// inner returns the prefixes strictly inside p.
+func (x *index) inner(p netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	a := p.Addr()
+	total := addrBits(a)
+	for l := p.Bits() + 1; l <= total; l++ {
+		m := x.byLen[l]
+		if len(m) == 0 {
+			continue
+		}
+		span := l - p.Bits()
+		if span <= maxEnumerateBits && 1<<span < len(m) {
+			start, step := toU128(a), pow2(total-l)
+			for i := 0; i < 1<<span; i++ {
+				c := start.addr(a.Is4())
+				if _, ok := m[c]; ok {
+					out = append(out, netip.PrefixFrom(c, l))
+				}
+				start = start.add(step)
+			}
+			continue
+		}
+		for c := range m {
+			if p.Contains(c) {
+				out = append(out, netip.PrefixFrom(c, l))
+			}
+		}
+	}
+	return out
+}
+
+// all returns every prefix with its deadline, sorted.
+func (x *index) all() []entry {
+	out := make([]entry, 0, x.n)
+	for l, m := range x.byLen {
+		for a, d := range m {
+			out = append(out, entry{netip.PrefixFrom(a, l), d})
+		}
+	}
+	slices.SortFunc(out, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+	return out
+}
+
+// entry is a prefix with a deadline: a ban, or an element of a set.
+type entry struct {
+	prefix   netip.Prefix
+	deadline time.Time
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Bits(), b.Bits())
+}
+
+// model is one kernel set: the bans asked for and the elements derived from
+// them.
+type model struct {
+	bans, elems index
+}
+
+func newModel(total int) *model {
+	return &model{bans: newIndex(total), elems: newIndex(total)}
+}
+
+// change is the state of an element before a plan touched it.
+type change struct {
+	was      time.Time
+	wasAlive bool
+}
+
+// plan collects the elements a batch of changes touched, to send the
+// difference to the kernel once all changes are made.
+type plan struct {
+	touched map[netip.Prefix]change
+}
+
+func newPlan() *plan { return &plan{touched: make(map[netip.Prefix]change)} }
+
+func (m *model) touch(pl *plan, p netip.Prefix, now time.Time) {
+	if _, ok := pl.touched[p]; ok {
+		return
+	}
+	d, ok := m.elems.get(p)
+	pl.touched[p] = change{was: d, wasAlive: ok && alive(d, now)}
+}
+
+// ops returns what to send to the kernel for the plan: the elements to
+// delete, then the elements to add (new ones, or ones whose deadline
+// changed: adding an existing element updates its timeout), both sorted.
+func (pl *plan) ops(m *model) (dels []netip.Prefix, adds []entry) {
+	for p, ch := range pl.touched {
+		d, present := m.elems.get(p)
+		switch {
+		case present && (!ch.wasAlive || !d.Equal(ch.was)):
+			adds = append(adds, entry{p, d})
+		case !present && ch.wasAlive:
+			dels = append(dels, p)
+		}
+	}
+	slices.SortFunc(dels, comparePrefix)
+	slices.SortFunc(adds, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+	return dels, adds
+}
+
+// ban records bans (masked prefixes of the model's family) and updates the
+// elements. A ban of a prefix already banned replaces its deadline.
+func (m *model) ban(pl *plan, bans []entry, now time.Time) {
+	for _, b := range bans {
+		m.bans.put(b.prefix, b.deadline)
+	}
+	m.recomputeAround(pl, bans, now)
+}
+
+// unban removes the ban of each prefix, exactly that prefix, and updates
+// the elements: bans inside it or around it stay.
+func (m *model) unban(pl *plan, prefixes []netip.Prefix, now time.Time) {
+	around := make([]entry, 0, len(prefixes))
+	for _, p := range prefixes {
+		m.bans.del(p)
+		around = append(around, entry{prefix: p})
+	}
+	m.recomputeAround(pl, around, now)
+}
+
+// recomputeAround derives again the elements of every region that one of
+// the prefixes lies in. A region is the largest live ban or element that
+// contains the prefix, or the prefix itself; regions are disjoint.
+func (m *model) recomputeAround(pl *plan, around []entry, now time.Time) {
+	roots := make(map[netip.Prefix]struct{}, len(around))
+	for _, e := range around {
+		roots[m.root(e.prefix, now)] = struct{}{}
+	}
+	for r := range roots {
+		m.recompute(pl, r, now)
+	}
+}
+
+func (m *model) root(p netip.Prefix, now time.Time) netip.Prefix {
+	r := p
+	for _, x := range []*index{&m.bans, &m.elems} {
+		for _, q := range x.outer(p) { // longest first: the last live one is the largest
+			if d, _ := x.get(q); !alive(d, now) {
+				// Expired: the kernel drops such elements by itself.
+				x.del(q)
+			} else if q.Bits() < r.Bits() {
+				r = q
+			}
+		}
+	}
+	return r
+}
+
+// prune forgets expired bans and elements; the kernel drops expired
+// elements by itself.
+func (m *model) prune(now time.Time) {
+	for _, x := range []*index{&m.bans, &m.elems} {
+		for _, mm := range x.byLen {
+			for a, d := range mm {
+				if !alive(d, now) {
+					delete(mm, a)
+					x.n--
+				}
+			}
+		}
+	}
+}
+
+// recompute makes the elements inside region r what the bans inside it say.
+func (m *model) recompute(pl *plan, r netip.Prefix, now time.Time) {
+	innerBans, innerElems := m.bans.inner(r), m.elems.inner(r)
+	if len(innerBans) == 0 && len(innerElems) == 0 {
+		// The common case, a lone ban: one element or none.
+		d, banned := m.bans.get(r)
+		if banned && !alive(d, now) {
+			m.bans.del(r)
+			banned = false
+		}
+		e, has := m.elems.get(r)
+		switch {
+		case banned && has && alive(e, now) && e.Equal(d):
+		case banned:
+			m.touch(pl, r, now)
+			m.elems.put(r, d)
+		case has:
+			m.touch(pl, r, now)
+			m.elems.del(r)
+		}
+		return
+	}
+	want := m.derive(r, now)
+	current := innerElems
+	if _, ok := m.elems.get(r); ok {
+		current = append(current, r)
+	}
+	for _, p := range current {
+		d, _ := m.elems.get(p)
+		if w, ok := want[p]; ok && alive(d, now) && w.Equal(d) {
+			delete(want, p)
+			continue
+		}
+		if _, ok := want[p]; !ok {
+			m.touch(pl, p, now)
+			m.elems.del(p)
+		}
+	}
+	for p, d := range want {
+		m.touch(pl, p, now)
+		m.elems.put(p, d)
+	}
+}
+
+// derive returns the elements region r must hold, and forgets expired bans
+// on the way. Bans form a forest (prefixes nest or are disjoint). A ban
+// whose deadline is not later than that of the bans around it adds nothing;
+// one that outlives them ("distinct") is cut out of the nearest distinct ban
+// around it and gets elements of its own.
+func (m *model) derive(r netip.Prefix, now time.Time) map[netip.Prefix]time.Time {
+	candidates := m.bans.inner(r)
+	if _, ok := m.bans.get(r); ok {
+		candidates = append(candidates, r)
+	}
+	bans := candidates[:0]
+	for _, p := range candidates {
+		if d, _ := m.bans.get(p); alive(d, now) {
+			bans = append(bans, p)
+		} else {
+			m.bans.del(p)
+		}
+	}
+	slices.SortFunc(bans, func(a, b netip.Prefix) int {
+		if c := cmp.Compare(a.Bits(), b.Bits()); c != 0 {
+			return c
+		}
+		return a.Addr().Compare(b.Addr())
+	})
+	var lengths []int // distinct lengths seen so far, ascending
+	type node struct {
+		eff      time.Time    // deadline of every address of the ban
+		distinct bool         // has elements of its own
+		nda      netip.Prefix // nearest distinct ban around it
+	}
+	nodes := make(map[netip.Prefix]node, len(bans))
+	cut := make(map[netip.Prefix][]netip.Prefix)
+	for _, b := range bans {
+		d, _ := m.bans.get(b)
+		n := node{eff: d, distinct: true}
+		for i := len(lengths) - 1; i >= 0; i-- {
+			if lengths[i] >= b.Bits() {
+				continue
+			}
+			q, _ := b.Addr().Prefix(lengths[i])
+			parent, ok := nodes[q]
+			if !ok {
+				continue
+			}
+			n.eff = later(parent.eff, d)
+			n.distinct = !n.eff.Equal(parent.eff)
+			n.nda = parent.nda
+			if parent.distinct {
+				n.nda = q
+			}
+			if n.distinct {
+				cut[n.nda] = append(cut[n.nda], b)
+			}
+			break
+		}
+		nodes[b] = n
+		if len(lengths) == 0 || lengths[len(lengths)-1] != b.Bits() {
+			lengths = append(lengths, b.Bits())
+		}
+	}
+	want := make(map[netip.Prefix]time.Time)
+	for p, n := range nodes {
+		if n.distinct {
+			for _, piece := range cover(p, cut[p], nil) {
+				want[piece] = n.eff
+			}
+		}
+	}
+	return want
+}
+
+// cover appends to out the fewest prefixes that cover p except the
+// disjoint prefixes holes, which lie inside p.
+func cover(p netip.Prefix, holes []netip.Prefix, out []netip.Prefix) []netip.Prefix {
+	if len(holes) == 0 {
+		return append(out, p)
+	}
+	for _, h := range holes {
+		if h == p {
+			return out
+		}
+	}
+	lo, hi := halves(p)
+	var inLo, inHi []netip.Prefix
+	for _, h := range holes {
+		if lo.Contains(h.Addr()) {
+			inLo = append(inLo, h)
+		} else {
+			inHi = append(inHi, h)
+		}
+	}
+	out = cover(lo, inLo, out)
+	return cover(hi, inHi, out)
+}

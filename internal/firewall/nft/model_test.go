@@ -1,0 +1,283 @@
+package nft
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// step is one change of a model test. ban is "prefix" or "prefix@minutes"
+// (deadline t0 + minutes, no @ = permanent); a "-" first unbans instead.
+// Each step says what must be sent to the kernel, in the same notation.
+type step struct {
+	at         time.Duration // since t0
+	change     []string
+	dels, adds []string
+}
+
+func TestModel(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"ban, refresh, unban", []step{
+			{change: []string{"192.0.2.1/32@10"}, adds: []string{"192.0.2.1/32@10"}},
+			{change: []string{"192.0.2.1/32@20"}, adds: []string{"192.0.2.1/32@20"}},
+			{change: []string{"192.0.2.1/32@20"}},
+			{change: []string{"192.0.2.1/32"}, adds: []string{"192.0.2.1/32"}},
+			{change: []string{"-192.0.2.1/32"}, dels: []string{"192.0.2.1/32"}},
+			{change: []string{"-192.0.2.1/32"}},
+		}},
+		{"duplicates in one batch", []step{
+			{change: []string{"192.0.2.1/32@10", "192.0.2.1/32@10", "192.0.2.2/32@10"},
+				adds: []string{"192.0.2.1/32@10", "192.0.2.2/32@10"}},
+		}},
+		{"inside a longer-lasting prefix: no-op", []step{
+			{change: []string{"192.0.2.0/24"}, adds: []string{"192.0.2.0/24"}},
+			{change: []string{"192.0.2.5/32@10"}},
+			{change: []string{"-192.0.2.5/32"}},
+		}},
+		{"around shorter-lived prefixes: replaces them", []step{
+			{change: []string{"192.0.2.5/32@10", "192.0.2.128/25@10", "198.51.100.1/32@10"},
+				adds: []string{"192.0.2.5/32@10", "192.0.2.128/25@10", "198.51.100.1/32@10"}},
+			{change: []string{"192.0.2.0/24@30"},
+				dels: []string{"192.0.2.5/32", "192.0.2.128/25"}, adds: []string{"192.0.2.0/24@30"}},
+			// Lifting the subnet leaves the bans inside it.
+			{change: []string{"-192.0.2.0/24"}, dels: []string{"192.0.2.0/24"},
+				adds: []string{"192.0.2.5/32@10", "192.0.2.128/25@10"}},
+			{change: []string{"-192.0.2.5/32", "-192.0.2.128/25"}, dels: []string{"192.0.2.5/32", "192.0.2.128/25"}},
+		}},
+		{"inside a shorter-lived prefix: cut out of it", []step{
+			{change: []string{"192.0.2.0/30@10"}, adds: []string{"192.0.2.0/30@10"}},
+			{change: []string{"192.0.2.1/32@30"}, dels: []string{"192.0.2.0/30"},
+				adds: []string{"192.0.2.0/32@10", "192.0.2.1/32@30", "192.0.2.2/31@10"}},
+			// The subnet expires first; the address stays.
+			{at: 15 * time.Minute, change: []string{"198.51.100.1/32@20"}, adds: []string{"198.51.100.1/32@20"}},
+			{at: 15 * time.Minute, change: []string{"-192.0.2.1/32"}, dels: []string{"192.0.2.1/32"}},
+		}},
+		{"unban inside a subnet leaves the subnet", []step{
+			{change: []string{"192.0.2.0/30@10", "192.0.2.1/32@30"},
+				adds: []string{"192.0.2.0/32@10", "192.0.2.1/32@30", "192.0.2.2/31@10"}},
+			// The address's own ban goes; the subnet's covers it again.
+			{change: []string{"-192.0.2.1/32"},
+				dels: []string{"192.0.2.0/32", "192.0.2.1/32", "192.0.2.2/31"}, adds: []string{"192.0.2.0/30@10"}},
+		}},
+		{"a new ban over an expired one", []step{
+			{change: []string{"192.0.2.1/32@10"}, adds: []string{"192.0.2.1/32@10"}},
+			{at: 10 * time.Minute, change: []string{"192.0.2.0/24@20"}, adds: []string{"192.0.2.0/24@20"}},
+		}},
+		{"the whole address space", []step{
+			{change: []string{"0.0.0.0/0@10"}, adds: []string{"0.0.0.0/0@10"}},
+			{change: []string{"255.255.255.255/32"}, dels: []string{"0.0.0.0/0"},
+				adds: append(slices.Collect(func(yield func(string) bool) {
+					for _, p := range cover(netip.MustParsePrefix("0.0.0.0/0"), []netip.Prefix{netip.MustParsePrefix("255.255.255.255/32")}, nil) {
+						if !yield(p.String() + "@10") {
+							return
+						}
+					}
+				}), "255.255.255.255/32")},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newModel(32)
+			for i, s := range tt.steps {
+				now := t0.Add(s.at)
+				pl := newPlan()
+				var bans []entry
+				var unbans []netip.Prefix
+				for _, c := range s.change {
+					if p, ok := strings.CutPrefix(c, "-"); ok {
+						unbans = append(unbans, netip.MustParsePrefix(p))
+						continue
+					}
+					bans = append(bans, parseEntry(t, c))
+				}
+				if len(bans) > 0 {
+					m.ban(pl, bans, now)
+				}
+				if len(unbans) > 0 {
+					m.unban(pl, unbans, now)
+				}
+				dels, adds := pl.ops(m)
+				var gotDels, gotAdds []string
+				for _, p := range dels {
+					gotDels = append(gotDels, p.String())
+				}
+				for _, e := range adds {
+					gotAdds = append(gotAdds, formatEntry(e))
+				}
+				slices.Sort(gotAdds)
+				want := slices.Sorted(slices.Values(s.adds))
+				if !slices.Equal(gotDels, s.dels) || !slices.Equal(gotAdds, want) {
+					t.Fatalf("step %d %v:\ndels %v, want %v\nadds %v, want %v", i, s.change, gotDels, s.dels, gotAdds, want)
+				}
+			}
+		})
+	}
+}
+
+func parseEntry(t *testing.T, s string) entry {
+	t.Helper()
+	p, mins, ok := strings.Cut(s, "@")
+	e := entry{prefix: netip.MustParsePrefix(p)}
+	if ok {
+		var n int
+		if _, err := fmt.Sscan(mins, &n); err != nil {
+			t.Fatalf("bad entry %q", s)
+		}
+		e.deadline = t0.Add(time.Duration(n) * time.Minute)
+	}
+	return e
+}
+
+func formatEntry(e entry) string {
+	if e.deadline.IsZero() {
+		return e.prefix.String()
+	}
+	return fmt.Sprintf("%s@%d", e.prefix, int(e.deadline.Sub(t0)/time.Minute))
+}
+
+// TestModelRandom checks the model against brute force on random changes in
+// a small address space: after each change, each address's element says the
+// latest deadline of the live bans covering it, elements never overlap, and
+// the changes sent would be accepted by a kernel interval set.
+func TestModelRandom(t *testing.T) {
+	base := netip.MustParsePrefix("192.0.2.0/28")
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		m := newModel(32)
+		bans := map[netip.Prefix]time.Time{}   // reference
+		kernel := map[netip.Prefix]time.Time{} // what the kernel would hold
+		randomPrefix := func() netip.Prefix {
+			bits := 28 + r.IntN(5)
+			a := toU128(base.Addr()).add(u128{lo: uint64(r.IntN(16))}).addr(true)
+			p, _ := a.Prefix(bits)
+			return p
+		}
+		now := t0
+		for i := range 60 {
+			now = now.Add(time.Duration(r.IntN(4)) * time.Minute)
+			pl := newPlan()
+			var what string
+			switch r.IntN(3) {
+			case 0, 1:
+				var batch []entry
+				for range 1 + r.IntN(3) {
+					e := entry{prefix: randomPrefix()}
+					if k := r.IntN(6); k > 0 {
+						e.deadline = now.Add(time.Duration(k) * 2 * time.Minute)
+					}
+					batch = append(batch, e)
+					bans[e.prefix] = e.deadline
+				}
+				what = fmt.Sprint("ban ", batch)
+				m.ban(pl, batch, now)
+			case 2:
+				p := randomPrefix()
+				delete(bans, p)
+				what = fmt.Sprint("unban ", p)
+				m.unban(pl, []netip.Prefix{p}, now)
+			}
+			if i%10 == 9 {
+				m.prune(now)
+			}
+			// The kernel drops expired elements by itself.
+			for p, d := range kernel {
+				if !alive(d, now) {
+					delete(kernel, p)
+				}
+			}
+			dels, adds := pl.ops(m)
+			for _, p := range dels {
+				if _, ok := kernel[p]; !ok {
+					t.Fatalf("seed %d step %d %s: deletes %v, which the kernel does not hold", seed, i, what, p)
+				}
+				delete(kernel, p)
+			}
+			for _, e := range adds {
+				for p := range kernel {
+					if p != e.prefix && p.Overlaps(e.prefix) {
+						t.Fatalf("seed %d step %d %s: adds %v, which overlaps %v in the kernel", seed, i, what, e.prefix, p)
+					}
+				}
+				kernel[e.prefix] = e.deadline
+			}
+			for a := range 16 {
+				addr := toU128(base.Addr()).add(u128{lo: uint64(a)}).addr(true)
+				var want time.Time
+				banned := false
+				for p, d := range bans {
+					if p.Contains(addr) && alive(d, now) {
+						if banned {
+							want = later(want, d)
+						} else {
+							want, banned = d, true
+						}
+					}
+				}
+				var got time.Time
+				covered := 0
+				for p, d := range kernel {
+					if p.Contains(addr) {
+						got = d
+						covered++
+					}
+				}
+				if covered > 1 || (covered == 1) != banned || banned && !got.Equal(want) {
+					t.Fatalf("seed %d step %d %s: %v covered by %d kernel elements with deadline %v, want banned=%v until %v\nkernel %v\nmodel elements %v",
+						seed, i, what, addr, covered, got, banned, want, kernel, m.elems.all())
+				}
+			}
+			for _, e := range m.elems.all() {
+				if d, ok := kernel[e.prefix]; alive(e.deadline, now) && (!ok || !d.Equal(e.deadline)) {
+					t.Fatalf("seed %d step %d %s: model element %v not in the kernel", seed, i, what, e)
+				}
+			}
+		}
+	}
+}
+
+func TestIndexInner(t *testing.T) {
+	// Both ways of finding inner prefixes: enumeration and scan.
+	x := newIndex(128)
+	for _, s := range []string{"2001:db8::1/128", "2001:db8::2/128", "2001:db8:1::/48", "2001:db8::/64", "2001:db9::1/128"} {
+		x.put(netip.MustParsePrefix(s), time.Time{})
+	}
+	for _, tt := range []struct {
+		p    string
+		want []string
+	}{
+		{"2001:db8::/32", []string{"2001:db8::/64", "2001:db8:1::/48", "2001:db8::1/128", "2001:db8::2/128"}},
+		{"2001:db8::/126", []string{"2001:db8::1/128", "2001:db8::2/128"}},
+		{"2001:db8::/127", []string{"2001:db8::1/128"}},
+		{"2001:db8::1/128", nil},
+	} {
+		var got []string
+		for _, p := range x.inner(netip.MustParsePrefix(tt.p)) {
+			got = append(got, p.String())
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tt.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("inner(%s) = %v, want %v", tt.p, got, want)
+		}
+	}
+	// Enumeration: more prefixes of that length than candidates.
+	y := newIndex(32)
+	for i := range 300 {
+		y.put(netip.PrefixFrom(toU128(netip.MustParseAddr("192.0.2.0")).add(u128{lo: uint64(i)}).addr(true), 32), time.Time{})
+	}
+	if got := len(y.inner(netip.MustParsePrefix("192.0.2.0/30"))); got != 4 {
+		t.Errorf("inner(192.0.2.0/30) found %d prefixes, want 4", got)
+	}
+	if got := len(y.inner(netip.MustParsePrefix("192.0.3.0/24"))); got != 44 {
+		t.Errorf("inner(192.0.3.0/24) found %d prefixes, want 44", got)
+	}
+}

@@ -1,0 +1,97 @@
+package sqlite_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gaol-project/gaol/internal/store"
+)
+
+// bansFrom returns n bans of distinct IPv6 addresses numbered from first.
+func bansFrom(first, n int) []store.Ban {
+	out := make([]store.Ban, n)
+	for i := range out {
+		k := first + i
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(k >> 24), 13: byte(k >> 16), 14: byte(k >> 8), 15: byte(k)})
+		out[i] = store.Ban{
+			Jail: "sshd", Prefix: netip.PrefixFrom(a, 128), Start: t0, End: t0.Add(time.Hour),
+			Failures: 5, Matches: []string{"Failed password for root from 2001:db8::1 port 22 ssh2"},
+		}
+	}
+	return out
+}
+
+// BenchmarkAddBans10k adds 10,000 new bans in one call.
+func BenchmarkAddBans10k(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	n := 0
+	c := cpuTime()
+	defer reportCPU(b, c)
+	for b.Loop() {
+		if _, err := s.AddBans(ctx, bansFrom(n, 10_000)); err != nil {
+			b.Fatal(err)
+		}
+		n += 10_000
+	}
+}
+
+// BenchmarkAddBansOne adds one ban per call: one commit (and fsync) each.
+func BenchmarkAddBansOne(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	n := 0
+	c := cpuTime()
+	defer reportCPU(b, c)
+	for b.Loop() {
+		if _, err := s.AddBans(ctx, bansFrom(n, 1)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
+
+// BenchmarkActiveBans100k reads 100,000 active bans.
+func BenchmarkActiveBans100k(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	for i := 0; i < 100_000; i += 10_000 {
+		if _, err := s.AddBans(ctx, bansFrom(i, 10_000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := cpuTime()
+	defer reportCPU(b, c)
+	for b.Loop() {
+		bans, err := s.ActiveBans(ctx, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(bans) != 100_000 {
+			b.Fatalf("%d active bans", len(bans))
+		}
+	}
+}
+
+// BenchmarkHistory looks up one address among 100,000 bans.
+func BenchmarkHistory(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	for i := 0; i < 100_000; i += 10_000 {
+		if _, err := s.AddBans(ctx, bansFrom(i, 10_000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	addr := bansFrom(54_321, 1)[0].Prefix.Addr()
+	for b.Loop() {
+		h, err := s.History(ctx, addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(h) != 1 {
+			b.Fatalf("%d bans in the history", len(h))
+		}
+	}
+}

@@ -1,0 +1,40 @@
+// Package store defines the records gaol keeps: bans (active and past) and
+// the read positions of its log sources. The store is the source of truth
+// for bans; the firewall is a cache of it. Implementations live in
+// subpackages (sqlite).
+package store
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Ban is one ban, active or ended.
+type Ban struct {
+	ID        int64
+	Jail      string
+	Prefix    netip.Prefix
+	Start     time.Time
+	End       time.Time // zero = permanent
+	Failures  int
+	Matches   []string
+	Manual    bool
+	EndedAt   time.Time // zero = not ended
+	EndReason string    // "expired", "unbanned", "replaced", "jail removed"
+}
+
+// End ends the active bans of a prefix.
+type End struct {
+	Jail   string // "" = every jail
+	Prefix netip.Prefix
+	At     time.Time
+	Reason string
+}
+
+// Offset is how far a log file has been read.
+type Offset struct {
+	Path   string
+	Inode  uint64
+	Offset int64
+	Head   uint64 // hash of the file's first line; 0 = unknown
+}
