@@ -30,7 +30,7 @@ var (
 	ErrRefused = errors.New("refused")
 )
 
-// Status is the answer to `gaol status`.
+// Status is the answer to `gaol status`: every jail with its counters.
 type Status struct {
 	Version string       `json:"version"`
 	Started time.Time    `json:"started"`
@@ -48,7 +48,9 @@ type JailStatus struct {
 	TotalFailed     int      `json:"total_failed"`
 	CurrentlyBanned int      `json:"currently_banned"`
 	TotalBanned     int      `json:"total_banned"`
-	Banned          []string `json:"banned"`
+	// Banned lists the banned addresses and prefixes; the overview
+	// (Status) leaves it out.
+	Banned []string `json:"banned,omitempty"`
 }
 
 // BanRequest asks for manual bans.

@@ -22,7 +22,7 @@ func (d *Daemon) Status(ctx context.Context) (control.Status, error) {
 	err := d.do(ctx, func() error {
 		s = control.Status{Version: d.opts.Version, Started: d.started, DryRun: d.opts.Firewall == nil}
 		for _, name := range d.eng.Jails() {
-			js, err := d.jailStatus(name)
+			js, err := d.jailStatus(name, false)
 			if err != nil {
 				return err
 			}
@@ -38,13 +38,15 @@ func (d *Daemon) JailStatus(ctx context.Context, jail string) (control.JailStatu
 	var js control.JailStatus
 	err := d.do(ctx, func() error {
 		var err error
-		js, err = d.jailStatus(jail)
+		js, err = d.jailStatus(jail, true)
 		return err
 	})
 	return js, err
 }
 
-func (d *Daemon) jailStatus(name string) (control.JailStatus, error) {
+// jailStatus describes a jail; the list of banned addresses, which can be
+// long, only when withBans is set.
+func (d *Daemon) jailStatus(name string, withBans bool) (control.JailStatus, error) {
 	rt, ok := d.jails[name]
 	if !ok {
 		return control.JailStatus{}, d.unknownJail(name)
@@ -53,17 +55,20 @@ func (d *Daemon) jailStatus(name string) (control.JailStatus, error) {
 	if err != nil {
 		return control.JailStatus{}, err
 	}
-	bans, err := d.eng.Bans(name)
-	if err != nil {
-		return control.JailStatus{}, err
-	}
 	js := control.JailStatus{
 		Name: name, Filter: rt.cfg.Filter.Name,
 		Files: slices.Clone(rt.files), MissingFiles: slices.Clone(rt.missing),
 		CurrentlyFailed: st.CurrentlyFailed, TotalFailed: st.TotalFailed,
 		CurrentlyBanned: st.CurrentlyBanned, TotalBanned: st.TotalBanned,
-		Banned: make([]string, 0, len(bans)),
 	}
+	if !withBans {
+		return js, nil
+	}
+	bans, err := d.eng.Bans(name)
+	if err != nil {
+		return control.JailStatus{}, err
+	}
+	js.Banned = make([]string, 0, len(bans))
 	for _, b := range bans {
 		js.Banned = append(js.Banned, prefixString(b.Prefix))
 	}

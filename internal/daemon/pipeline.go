@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type pipeline struct {
 
 // startPipeline starts one tailer and one matcher per distinct log file: a
 // file watched by several jails is read once and each line offered to all.
+// It returns once every file has been opened and positioned.
 func (d *Daemon) startPipeline() {
 	byPath := map[string][]*jailRuntime{}
 	for _, j := range d.jails {
@@ -44,7 +46,7 @@ func (d *Daemon) startPipeline() {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	for path, jails := range byPath {
 		sort.Slice(jails, func(a, b int) bool { return jails[a].cfg.Name < jails[b].cfg.Name })
 		opts := source.FileOptions{Poll: d.opts.Poll, Logger: d.log.With("file", path)}
@@ -54,10 +56,14 @@ func (d *Daemon) startPipeline() {
 			opts.Start = &source.Position{Inode: off.Inode, Offset: off.Offset, Head: off.Head}
 		}
 		batches := make(chan source.Batch, 4)
+		var once sync.Once
+		started.Add(1)
+		opts.Started = func() { once.Do(started.Done) }
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			defer close(batches)
+			defer opts.Started() // also when it fails before starting
 			if err := source.TailFile(ctx, path, opts, batches); err != nil && ctx.Err() == nil {
 				d.log.Error("reading log file stopped", "file", path, "err", err)
 			}
@@ -73,6 +79,9 @@ func (d *Daemon) startPipeline() {
 		close(done)
 	}()
 	d.pipe = &pipeline{cancel: cancel, done: done}
+	// Every file is positioned before the daemon calls itself ready: a line
+	// written after that is read.
+	started.Wait()
 }
 
 // stopPipeline stops the sources and matchers, processing what they still
@@ -100,33 +109,38 @@ func (d *Daemon) stopPipeline(ctx context.Context) {
 	}
 }
 
+// parallelLines is the batch size from which a file's lines are matched on
+// every core: date detection and regexes dominate the cost of a large
+// batch, such as a log that grew while the daemon was down.
+const parallelLines = 2048
+
 // matchFile prepares each line once (finding its date) and offers it to
 // every jail that watches the file.
 func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntime, batches <-chan source.Batch) {
-	// The detector infers years against "now"; one reading of the clock
-	// per batch is precise enough and saves a clock read per line.
-	var now time.Time
-	det := date.NewDetector(func() time.Time { return now }, time.Local)
+	ms := make([]*lineMatcher, runtime.GOMAXPROCS(0))
+	for i := range ms {
+		ms[i] = newLineMatcher(jails)
+	}
+	results := make([][]jailFailure, len(ms))
 	for b := range batches {
-		now = d.now()
 		ev := event{
 			path:   path,
 			pos:    store.Offset{Path: path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head},
 			hasPos: true,
 		}
-		for _, raw := range b.Lines {
-			l := match.Prepare(raw, det)
-			for _, j := range jails {
-				r := j.filter.Match(l)
-				if !r.Matched {
-					continue
-				}
-				// Lines of a batch share one buffer: copy what is kept.
-				f := engine.Failure{Addr: r.Addr, Line: strings.Clone(raw)}
-				if l.HasTime {
-					f.Time = l.Time
-				}
-				ev.failures = append(ev.failures, jailFailure{jail: j.cfg.Name, failure: f})
+		now := d.now()
+		if len(b.Lines) < parallelLines || len(ms) == 1 {
+			ev.failures = ms[0].match(b.Lines, now, nil)
+		} else {
+			var wg sync.WaitGroup
+			per := (len(b.Lines) + len(ms) - 1) / len(ms)
+			for i, m := range ms {
+				lo, hi := min(i*per, len(b.Lines)), min((i+1)*per, len(b.Lines))
+				wg.Go(func() { results[i] = m.match(b.Lines[lo:hi], now, results[i][:0]) })
+			}
+			wg.Wait()
+			for _, r := range results {
+				ev.failures = append(ev.failures, r...)
 			}
 		}
 		select {
@@ -137,4 +151,42 @@ func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntim
 			d.events <- ev
 		}
 	}
+}
+
+// lineMatcher matches lines against the filters of a file's jails. Its
+// date detector remembers the format that matched last, so each goroutine
+// has its own.
+type lineMatcher struct {
+	jails []*jailRuntime
+	det   *date.Detector
+	now   time.Time
+}
+
+func newLineMatcher(jails []*jailRuntime) *lineMatcher {
+	m := &lineMatcher{jails: jails}
+	// The detector infers years against "now"; one reading of the clock
+	// per batch is precise enough and saves a clock read per line.
+	m.det = date.NewDetector(func() time.Time { return m.now }, time.Local)
+	return m
+}
+
+// match appends the failures found in lines to out.
+func (m *lineMatcher) match(lines []string, now time.Time, out []jailFailure) []jailFailure {
+	m.now = now
+	for _, raw := range lines {
+		l := match.Prepare(raw, m.det)
+		for _, j := range m.jails {
+			r := j.filter.Match(l)
+			if !r.Matched {
+				continue
+			}
+			// Lines of a batch share one buffer: copy what is kept.
+			f := engine.Failure{Addr: r.Addr, Line: strings.Clone(raw)}
+			if l.HasTime {
+				f.Time = l.Time
+			}
+			out = append(out, jailFailure{jail: j.cfg.Name, failure: f})
+		}
+	}
+	return out
 }

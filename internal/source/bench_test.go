@@ -28,7 +28,7 @@ func BenchmarkTailFile(b *testing.B) {
 	defer cancel()
 	out := make(chan Batch, 16)
 	started := make(chan struct{})
-	opts := FileOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), started: func() { close(started) }}
+	opts := FileOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Started: func() { close(started) }}
 	done := make(chan error, 1)
 	go func() { done <- TailFile(ctx, path, opts, out) }()
 	<-started

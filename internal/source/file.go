@@ -80,10 +80,10 @@ type FileOptions struct {
 	// Logger receives warnings (default slog.Default()).
 	Logger *slog.Logger
 
-	// started, if set, is called once the file was first opened and
-	// positioned (or found missing); tests use it to know when lines
-	// written to the file count as new.
-	started func()
+	// Started, if set, is called once the file was first opened and
+	// positioned (or found missing): lines written after that are read.
+	// A daemon waits for it before it reports that it is ready.
+	Started func()
 }
 
 // TailFile follows the log file at path and sends its complete lines to out
@@ -133,8 +133,8 @@ func TailFile(ctx context.Context, path string, opts FileOptions, out chan<- Bat
 	if err := t.start(ctx); err != nil {
 		return ignoreDone(ctx, err)
 	}
-	if opts.started != nil {
-		opts.started()
+	if opts.Started != nil {
+		opts.Started()
 	}
 	ticker := time.NewTicker(opts.Poll)
 	defer ticker.Stop()

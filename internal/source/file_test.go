@@ -43,7 +43,7 @@ func follow(t *testing.T, path string, opts FileOptions) *follower {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	started := make(chan struct{})
-	opts.started = func() { close(started) }
+	opts.Started = func() { close(started) }
 	out := make(chan Batch)
 	go func() { fl.done <- TailFile(ctx, path, opts, out) }()
 	go func() {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/gaol-project/gaol/internal/firewall"
 	"net"
 	"net/netip"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/firewall/nft"
 	"github.com/gaol-project/gaol/internal/netnstest"
 )

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/gaol-project/gaol/internal/firewall"
 	"net/netip"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/google/nftables"
+
+	"github.com/gaol-project/gaol/internal/firewall"
 )
 
 const (

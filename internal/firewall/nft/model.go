@@ -43,8 +43,6 @@ func newIndex(total int) index {
 	return index{byLen: make([]map[netip.Addr]time.Time, total+1)}
 }
 
-func (x *index) len() int { return x.n }
-
 func (x *index) get(p netip.Prefix) (time.Time, bool) {
 	d, ok := x.byLen[p.Bits()][p.Addr()]
 	return d, ok

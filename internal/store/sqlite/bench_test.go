@@ -17,7 +17,7 @@ func bansFrom(first, n int) []store.Ban {
 		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(k >> 24), 13: byte(k >> 16), 14: byte(k >> 8), 15: byte(k)})
 		out[i] = store.Ban{
 			Jail: "sshd", Prefix: netip.PrefixFrom(a, 128), Start: t0, End: t0.Add(time.Hour),
-			Failures: 5, Matches: []string{"Failed password for root from 2001:db8::1 port 22 ssh2"},
+			Failures: 5, Matches: benchMatches,
 		}
 	}
 	return out
@@ -94,4 +94,13 @@ func BenchmarkHistory(b *testing.B) {
 			b.Fatalf("%d bans in the history", len(h))
 		}
 	}
+}
+
+// benchMatches are the five lines a typical ban keeps as evidence.
+var benchMatches = []string{
+	"Nov 22 02:52:53 web1 sshd[4001]: Failed password for invalid user admin from 2001:db8:0:1::2 port 41001 ssh2",
+	"Nov 22 02:52:53 web1 sshd[4002]: Failed password for invalid user admin from 2001:db8:0:1::2 port 41002 ssh2",
+	"Nov 22 02:52:53 web1 sshd[4003]: Failed password for invalid user admin from 2001:db8:0:1::2 port 41003 ssh2",
+	"Nov 22 02:52:53 web1 sshd[4004]: Failed password for invalid user admin from 2001:db8:0:1::2 port 41004 ssh2",
+	"Nov 22 02:52:53 web1 sshd[4005]: Failed password for invalid user admin from 2001:db8:0:1::2 port 41005 ssh2",
 }
