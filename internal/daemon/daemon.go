@@ -210,6 +210,7 @@ func (d *Daemon) resetExpiry(t *time.Timer) {
 // decisions they produced in one store transaction and one firewall batch.
 func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	var bans []engine.Decision
+	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
 		for _, f := range ev.failures {
 			out, dec, err := d.eng.Fail(f.jail, f.failure)
@@ -221,7 +222,9 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 			case engine.Banned:
 				bans = append(bans, *dec)
 			case engine.Counted:
-				d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
+				if debug {
+					d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
+				}
 			}
 		}
 		if ev.hasPos {
@@ -244,7 +247,8 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	}
 }
 
-// commit records decisions in the store and then enforces them.
+// commit records decisions in the store and then enforces them in the
+// firewall.
 func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 	var add []store.Ban
 	var ends []store.End
@@ -263,14 +267,18 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 			ends = append(ends, store.End{Jail: dec.Jail, Prefix: dec.Prefix, At: at, Reason: dec.Reason})
 		}
 	}
+	// The store is written first, so that what the firewall enforces is
+	// recorded. If the store fails, the firewall is still updated: the
+	// server stays protected, and the error is reported.
+	var errs []error
 	if len(add) > 0 {
 		if _, err := d.opts.Store.AddBans(ctx, add); err != nil {
-			return fmt.Errorf("storing %d bans: %w", len(add), err)
+			errs = append(errs, fmt.Errorf("storing %d bans: %w", len(add), err))
 		}
 	}
 	if len(ends) > 0 {
 		if _, err := d.opts.Store.EndBans(ctx, ends); err != nil {
-			return fmt.Errorf("ending %d bans: %w", len(ends), err)
+			errs = append(errs, fmt.Errorf("ending %d bans: %w", len(ends), err))
 		}
 	}
 	for _, dec := range ds {
@@ -284,7 +292,7 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 		}
 	}
 	d.enforce(ds)
-	return nil
+	return errors.Join(errs...)
 }
 
 // enforce applies decisions to the firewall, batched per jail. Expired bans

@@ -256,7 +256,10 @@ func (e *Engine) Fail(jailName string, f Failure) (Outcome, *Decision, error) {
 	j.totalF++
 	fl := j.fails[addr]
 	if fl == nil {
-		fl = &failures{}
+		fl = &failures{
+			times:   make([]time.Time, 0, min(j.cfg.MaxRetry, 16)),
+			matches: make([]string, 0, min(j.cfg.MaxRetry, MaxMatches)),
+		}
 		j.fails[addr] = fl
 	}
 	fl.add(t, f.Line, j.cfg)
@@ -264,6 +267,7 @@ func (e *Engine) Fail(jailName string, f Failure) (Outcome, *Decision, error) {
 		return Counted, nil, nil
 	}
 	delete(j.fails, addr)
+	// The failures are forgotten: the decision can take their lines.
 	d := e.ban(j, netip.PrefixFrom(addr, addr.BitLen()), now, len(fl.times), fl.matches, false)
 	return Banned, &d, nil
 }
@@ -271,8 +275,12 @@ func (e *Engine) Fail(jailName string, f Failure) (Outcome, *Decision, error) {
 // add inserts t keeping times ascending and only the newest MaxRetry of
 // those within FindTime of the newest.
 func (fl *failures) add(t time.Time, line string, cfg JailConfig) {
-	i := sort.Search(len(fl.times), func(i int) bool { return fl.times[i].After(t) })
-	fl.times = slices.Insert(fl.times, i, t)
+	if n := len(fl.times); n == 0 || !t.Before(fl.times[n-1]) {
+		fl.times = append(fl.times, t) // in order, as log lines come
+	} else {
+		i := sort.Search(n, func(i int) bool { return fl.times[i].After(t) })
+		fl.times = slices.Insert(fl.times, i, t)
+	}
 	newest := fl.times[len(fl.times)-1]
 	cut := 0
 	for cut < len(fl.times) && !fl.times[cut].After(newest.Add(-cfg.FindTime)) {
@@ -281,12 +289,15 @@ func (fl *failures) add(t time.Time, line string, cfg JailConfig) {
 	if n := len(fl.times) - cut; n > cfg.MaxRetry {
 		cut += n - cfg.MaxRetry
 	}
-	fl.times = fl.times[cut:]
+	if cut > 0 {
+		// Shift rather than reslice, so the backing array is reused.
+		fl.times = fl.times[:copy(fl.times, fl.times[cut:])]
+	}
 	if line != "" {
-		fl.matches = append(fl.matches, line)
-		if len(fl.matches) > MaxMatches {
-			fl.matches = fl.matches[len(fl.matches)-MaxMatches:]
+		if len(fl.matches) == MaxMatches {
+			fl.matches = fl.matches[:copy(fl.matches, fl.matches[1:])]
 		}
+		fl.matches = append(fl.matches, line)
 	}
 }
 
@@ -329,7 +340,7 @@ func (e *Engine) ban(j *jail, p netip.Prefix, now time.Time, failures int, match
 	j.totalB++
 	return Decision{
 		Action: Ban, Jail: j.cfg.Name, Prefix: p, Start: b.Start, End: b.End,
-		Failures: failures, Matches: slices.Clone(matches), Manual: manual,
+		Failures: failures, Matches: matches, Manual: manual,
 	}
 }
 

@@ -358,3 +358,23 @@ func BenchmarkFail(b *testing.B) {
 		e.Fail("sshd", Failure{Addr: addrs[i%len(addrs)], Line: "x"})
 	}
 }
+
+// BenchmarkFailRounds is the shape of a mass attack: 10,000 addresses
+// failing in turn, each banned at its fifth failure.
+func BenchmarkFailRounds(b *testing.B) {
+	addrs := make([]netip.Addr, 10000)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &clock{t: t0}
+		e := New(c.now)
+		e.Configure([]JailConfig{sshd()})
+		for range 5 {
+			for _, a := range addrs {
+				e.Fail("sshd", Failure{Addr: a, Time: t0, Line: "Nov 22 10:00:00 web1 sshd[1]: Failed password"})
+			}
+		}
+	}
+}
