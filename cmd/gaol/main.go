@@ -31,7 +31,7 @@ func gaolVersion() string {
 const usage = `gaol: a fail2ban-compatible intrusion-prevention daemon
 
 Usage:
-  gaol server [--config DIR] [--db FILE] [--socket PATH] [--dry-run] [--log-level LEVEL]
+  gaol server [--config DIR] [--db FILE] [--socket PATH] [--dry-run] [--log-level LEVEL] [--purge-age 90d]
   gaol status [JAIL] [--json]          jails, failures and bans
   gaol ban JAIL ADDR|CIDR... [--force] ban by hand
   gaol unban [JAIL] ADDR...            lift bans (every jail when JAIL is omitted)

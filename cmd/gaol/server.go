@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/daemon"
 	"github.com/gaol-project/gaol/internal/firewall/nft"
@@ -30,6 +31,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	sock := socketFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	purgeAge := fs.String("purge-age", "90d", "how long ended bans are kept in the database (bantime.increment counts the bans within it)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,6 +42,10 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usageError("--log-level: %q is not one of debug, info, warn, error", *level)
+	}
+	purge, err := config.ParseDuration(*purgeAge)
+	if err != nil || purge <= 0 {
+		return usageError("--purge-age: %q is not a positive duration", *purgeAge)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	if *configDir != "" {
@@ -68,6 +74,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		Socket:    *sock,
 		Version:   gaolVersion(),
 		Logger:    log,
+		PurgeAge:  purge,
 	}
 	if !*dryRun {
 		fw, err := nft.Open(nft.Options{})

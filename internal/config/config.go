@@ -95,6 +95,17 @@ type Jail struct {
 	Ports     []PortRange // ports a ban blocks; empty means all ports
 	Protocol  string      // "tcp", "udp" or "all"
 	BanAction string      // as written, e.g. "nftables"
+
+	// BanPrefix4 and BanPrefix6 are the prefix lengths failures are
+	// counted and banned by (banprefix.ipv4, default 32; banprefix.ipv6,
+	// default 64).
+	BanPrefix4, BanPrefix6 int
+	Windows                []Window   // extra maxretry/findtime windows (windows = 20/1d)
+	Increment              *Increment // bantime.increment; nil when off
+	Subnet                 *Subnet    // subnet.escalate; nil when off
+	// Recidive jails (filter = recidive) count the bans of the other
+	// jails instead of reading a log.
+	Recidive bool
 }
 
 // Permanent reports whether the jail's bans last until an explicit unban.

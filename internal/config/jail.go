@@ -52,7 +52,18 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	if s, _, ok := p.get("logpath"); ok {
 		j.LogPath = splitLogPath(s)
 	}
-	if len(j.LogPath) == 0 && !p.failed["logpath"] && !strings.HasPrefix(j.Backend, "systemd") {
+	// fail2ban's recidive jail reads fail2ban's own log for its bans; gaol
+	// feeds it its bans directly.
+	if s, _, ok := p.get("filter"); ok {
+		name, _, _ := parseFilterSpec(strings.TrimSpace(s))
+		j.Recidive = name == "recidive"
+	} else {
+		j.Recidive = name == "recidive"
+	}
+	if j.Recidive {
+		j.LogPath = nil
+	}
+	if len(j.LogPath) == 0 && !p.failed["logpath"] && !j.Recidive && !strings.HasPrefix(j.Backend, "systemd") {
 		p.fail(enabledLoc, "logpath", errors.New("not set (give the log files to watch, or use backend = systemd)"))
 	}
 	if s, at, ok := p.get("maxretry"); ok {
@@ -124,6 +135,7 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	if s, _, ok := p.get("banaction"); ok && strings.TrimSpace(s) != "" {
 		j.BanAction = strings.TrimSpace(s)
 	}
+	p.policy()
 	p.filter()
 	return j
 }
@@ -171,7 +183,9 @@ func (p *jailParser) filter() {
 		p.fail(at, "filter", err)
 		return
 	}
-	if !j.Enabled {
+	if !j.Enabled || j.Recidive {
+		// A recidive jail's filter would read fail2ban's log; gaol feeds
+		// it bans instead.
 		j.Filter = &Filter{Name: name, Options: opts}
 		return
 	}

@@ -76,6 +76,8 @@ type Ban struct {
 	Permanent bool      `json:"permanent,omitempty"`
 	Failures  int       `json:"failures"`
 	Manual    bool      `json:"manual,omitempty"`
+	Count     int       `json:"count,omitempty"`    // the how-manieth ban of this prefix in its jail
+	Category  string    `json:"category,omitempty"` // what kind of attack
 	Matches   []string  `json:"matches,omitempty"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	EndReason string    `json:"end_reason,omitempty"`

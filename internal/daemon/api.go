@@ -245,6 +245,7 @@ func (d *Daemon) Banned(ctx context.Context, addr string) (control.Banned, error
 			res.Active = append(res.Active, control.Ban{
 				Jail: b.Jail, Prefix: prefixString(b.Prefix), Start: b.Start, End: b.End,
 				Permanent: b.End.IsZero(), Failures: b.Failures, Manual: b.Manual,
+				Count: b.Count, Category: b.Category,
 			})
 		}
 		return nil
@@ -316,7 +317,7 @@ func (d *Daemon) restoreJails(ctx context.Context, names []string) error {
 	var restore []engine.ActiveBan
 	for _, b := range active {
 		if slices.Contains(names, b.Jail) {
-			restore = append(restore, engine.ActiveBan{Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End, Failures: b.Failures, Manual: b.Manual})
+			restore = append(restore, activeBan(b))
 		}
 	}
 	if len(restore) == 0 {
@@ -335,6 +336,7 @@ func decisionBan(dec engine.Decision) control.Ban {
 	return control.Ban{
 		Jail: dec.Jail, Prefix: prefixString(dec.Prefix), Start: dec.Start, End: dec.End,
 		Permanent: dec.End.IsZero(), Failures: dec.Failures, Manual: dec.Manual, Matches: dec.Matches,
+		Count: dec.Count, Category: dec.Category,
 	}
 }
 
@@ -342,6 +344,6 @@ func storeBan(b store.Ban) control.Ban {
 	return control.Ban{
 		Jail: b.Jail, Prefix: prefixString(b.Prefix), Start: b.Start, End: b.End,
 		Permanent: b.End.IsZero(), Failures: b.Failures, Manual: b.Manual, Matches: b.Matches,
-		EndedAt: b.EndedAt, EndReason: b.EndReason,
+		Count: b.Count, Category: b.Category, EndedAt: b.EndedAt, EndReason: b.EndReason,
 	}
 }

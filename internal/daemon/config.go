@@ -22,6 +22,9 @@ func Load(dir string) (*config.Config, map[string]*match.Filter, error) {
 	}
 	filters := map[string]*match.Filter{}
 	for _, j := range cfg.Enabled() {
+		if j.Recidive {
+			continue // fed with bans, not log lines
+		}
 		f, err := CompileFilter(j)
 		if err != nil {
 			return nil, nil, err
@@ -78,6 +81,10 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 	jails := map[string]*jailRuntime{}
 	for _, j := range cfg.Enabled() {
 		rt := &jailRuntime{cfg: j, filter: filters[j.Name]}
+		if j.Recidive {
+			jails[j.Name] = rt
+			continue
+		}
 		rt.files, rt.missing = expandLogPaths(j.LogPath)
 		for _, m := range rt.missing {
 			d.log.Warn("log file does not exist; the jail waits for it", "jail", j.Name, "logpath", m)
@@ -121,7 +128,27 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		if bantime < 0 {
 			bantime = engine.Permanent
 		}
-		ecfgs = append(ecfgs, engine.JailConfig{Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: ignore})
+		ec := engine.JailConfig{
+			Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: ignore,
+			Prefix4: j.BanPrefix4, Prefix6: j.BanPrefix6, Recidive: j.Recidive,
+		}
+		for _, w := range j.Windows {
+			ec.Windows = append(ec.Windows, engine.Window{MaxRetry: w.MaxRetry, FindTime: w.FindTime})
+		}
+		if inc := j.Increment; inc != nil {
+			f, err := compileFormula(inc.Formula)
+			if err != nil {
+				return err
+			}
+			ec.Increment = &engine.Increment{
+				Formula: f, Factor: inc.Factor, Multipliers: inc.Multipliers,
+				MaxTime: inc.MaxTime, RndTime: inc.RndTime, OverallJails: inc.OverallJails,
+			}
+		}
+		if sn := j.Subnet; sn != nil {
+			ec.Subnet = &engine.SubnetRule{Count: sn.Count, Window: sn.Window, Bits4: sn.Bits4, Bits6: sn.Bits6}
+		}
+		ecfgs = append(ecfgs, ec)
 		fj := firewall.Jail{Name: n, Protocol: j.Protocol}
 		for _, p := range j.Ports {
 			fj.Ports = append(fj.Ports, firewall.PortRange{From: p.From, To: p.To})
@@ -144,4 +171,13 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		}
 	}
 	return nil
+}
+
+// compileFormula compiles a bantime.formula; an empty one is fail2ban's
+// default.
+func compileFormula(e config.Expr) (engine.Formula, error) {
+	if e.Src == "" {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s: bantime.formula: custom formulas are not supported yet", e.Loc)
 }

@@ -32,6 +32,8 @@ type Store interface {
 	ExpireBans(ctx context.Context, now time.Time) (int, error)
 	ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, error)
 	History(ctx context.Context, addr netip.Addr) ([]store.Ban, error)
+	BanCounts(ctx context.Context, since time.Time) ([]store.BanCount, error)
+	PurgeHistory(ctx context.Context, before time.Time) (int, error)
 	Offset(ctx context.Context, path string) (store.Offset, bool, error)
 	SaveOffsets(ctx context.Context, offs []store.Offset) error
 }
@@ -58,10 +60,16 @@ type Options struct {
 	LocalAddrs func() ([]netip.Prefix, error)
 	// Poll is the sources' fallback polling interval (default 1 s).
 	Poll time.Duration
+	// PurgeAge is how long ended bans are kept in the store (default
+	// DefaultPurgeAge); bantime.increment counts the bans within it.
+	PurgeAge time.Duration
 	// Ready, if set, is called once the daemon has restored its bans and
 	// started its sources and control socket.
 	Ready func()
 }
+
+// DefaultPurgeAge is how long ended bans are kept by default.
+const DefaultPurgeAge = 90 * 24 * time.Hour
 
 // Daemon is a running gaol.
 type Daemon struct {
@@ -108,6 +116,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.LocalAddrs == nil {
 		opts.LocalAddrs = localAddrs
+	}
+	if opts.PurgeAge <= 0 {
+		opts.PurgeAge = DefaultPurgeAge
 	}
 	d := &Daemon{
 		opts:    opts,
@@ -176,6 +187,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 	defer expiry.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
 	for {
 		d.resetExpiry(expiry)
 		select {
@@ -187,6 +200,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			c.done <- c.fn()
 		case <-expiry.C:
 			d.expire(ctx)
+		case <-purge.C:
+			d.purge(ctx)
 		case <-tick.C:
 			d.expire(ctx)
 			d.flushOffsets(ctx)
@@ -213,14 +228,13 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
 		for _, f := range ev.failures {
-			out, dec, err := d.eng.Fail(f.jail, f.failure)
+			out, ds, err := d.eng.Fail(f.jail, f.failure)
 			if err != nil {
 				// The jail went away in a reload while the line was in flight.
 				continue
 			}
+			bans = append(bans, ds...)
 			switch out {
-			case engine.Banned:
-				bans = append(bans, *dec)
 			case engine.Counted:
 				if debug {
 					d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
@@ -258,6 +272,7 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 			add = append(add, store.Ban{
 				Jail: dec.Jail, Prefix: dec.Prefix, Start: dec.Start, End: dec.End,
 				Failures: dec.Failures, Matches: dec.Matches, Manual: dec.Manual,
+				Count: dec.Count, Category: dec.Category,
 			})
 		case engine.Unban:
 			at := d.now()
@@ -281,17 +296,31 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 			errs = append(errs, fmt.Errorf("ending %d bans: %w", len(ends), err))
 		}
 	}
+	d.enforce(ds)
+	// Logged once recorded and enforced: a ban in the log is in force.
 	for _, dec := range ds {
 		switch {
 		case dec.Action == engine.Ban:
-			d.log.Info("ban", "jail", dec.Jail, "prefix", prefixString(dec.Prefix), "failures", dec.Failures, "manual", dec.Manual, "until", untilString(dec.End))
+			args := []any{"jail", dec.Jail, "prefix", prefixString(dec.Prefix), "failures", dec.Failures, "until", untilString(dec.End)}
+			if dec.Manual {
+				args = append(args, "manual", true)
+			}
+			if dec.Count > 1 {
+				args = append(args, "count", dec.Count)
+			}
+			if dec.Category != "" {
+				args = append(args, "category", dec.Category)
+			}
+			if dec.Reason != "" {
+				args = append(args, "reason", dec.Reason)
+			}
+			d.log.Info("ban", args...)
 		case dec.Reason != engine.ReasonExpired:
 			d.log.Info("unban", "jail", dec.Jail, "prefix", prefixString(dec.Prefix), "reason", dec.Reason)
 		default:
 			d.log.Debug("ban expired", "jail", dec.Jail, "prefix", prefixString(dec.Prefix))
 		}
 	}
-	d.enforce(ds)
 	return errors.Join(errs...)
 }
 
@@ -400,13 +429,34 @@ func (d *Daemon) expire(ctx context.Context) {
 	}
 }
 
+// purge deletes the ban history older than the purge age.
+func (d *Daemon) purge(ctx context.Context) {
+	n, err := d.opts.Store.PurgeHistory(ctx, d.now().Add(-d.opts.PurgeAge))
+	if err != nil {
+		d.log.Error("purging old bans", "err", err)
+	} else if n > 0 {
+		d.log.Info("purged old bans", "bans", n, "older_than", d.opts.PurgeAge)
+	}
+}
+
 // restore puts the store's active bans back into the engine and, in one
-// batch per jail, into the firewall.
+// batch per jail, into the firewall, and loads the ban counts that
+// bantime.increment needs.
 func (d *Daemon) restore(ctx context.Context) error {
 	now := d.now()
 	if _, err := d.opts.Store.ExpireBans(ctx, now); err != nil {
 		return fmt.Errorf("expiring old bans: %w", err)
 	}
+	d.purge(ctx)
+	counts, err := d.opts.Store.BanCounts(ctx, now.Add(-d.opts.PurgeAge))
+	if err != nil {
+		return fmt.Errorf("reading ban counts: %w", err)
+	}
+	hist := make([]engine.BanCount, len(counts))
+	for i, c := range counts {
+		hist[i] = engine.BanCount{Jail: c.Jail, Prefix: c.Prefix, Count: c.Count, Last: c.Last}
+	}
+	d.eng.RestoreHistory(hist)
 	active, err := d.opts.Store.ActiveBans(ctx, now)
 	if err != nil {
 		return fmt.Errorf("reading active bans: %w", err)
@@ -418,7 +468,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			skipped[b.Jail]++
 			continue
 		}
-		restore = append(restore, engine.ActiveBan{Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End, Failures: b.Failures, Manual: b.Manual})
+		restore = append(restore, activeBan(b))
 	}
 	for j, n := range skipped {
 		d.log.Warn("active bans of a jail that is not enabled are kept in the store but not enforced", "jail", j, "bans", n)
@@ -526,4 +576,12 @@ func hasMeta(p string) bool {
 		}
 	}
 	return false
+}
+
+// activeBan is a stored ban as the engine knows it.
+func activeBan(b store.Ban) engine.ActiveBan {
+	return engine.ActiveBan{
+		Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End,
+		Failures: b.Failures, Manual: b.Manual, Count: b.Count, Category: b.Category,
+	}
 }

@@ -1,16 +1,26 @@
 // Package engine decides when an address is banned and when its ban ends.
 //
 // The engine is pure: it performs no I/O, starts no goroutines and never reads
-// the wall clock; the current time comes from the clock it is given. Callers
-// feed it failures (from log lines) and manual requests and apply the
-// Decisions it returns to the store and the firewall. It is not safe for
-// concurrent use: one goroutine owns it.
+// the wall clock; the current time comes from the clock it is given (and the
+// randomness of bantime.rndtime from the source it is given). Callers feed it
+// failures (from log lines) and manual requests and apply the Decisions it
+// returns to the store and the firewall. It is not safe for concurrent use:
+// one goroutine owns it.
+//
+// Policy, per jail: failures are counted per prefix (the whole IPv4 address
+// and the IPv6 /64 by default) and a prefix is banned when MaxRetry of them
+// fall within FindTime, or the count of any extra Window is reached (slow
+// attacks). With Increment, each ban of a prefix lasts longer than the one
+// before (fail2ban's bantime.increment), and failures of a prefix banned
+// before count more. With Subnet, a wider prefix is banned when enough of its
+// addresses were banned within a window. A Recidive jail counts the bans of
+// the other jails as its failures.
 package engine
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sort"
@@ -29,9 +39,58 @@ type JailConfig struct {
 	MaxRetry int           // failures within FindTime that trigger a ban
 	FindTime time.Duration // the window failures are counted in
 	BanTime  time.Duration // how long a ban lasts; negative means permanent
+	// Windows are extra windows, each banning on its own count: 20
+	// failures in a day catch an attacker who stays under 5 in 10 minutes.
+	Windows []Window
+	// Prefix4 and Prefix6 are the prefix lengths failures are counted and
+	// banned by; 0 means the whole address.
+	Prefix4, Prefix6 int
 	// Ignore lists prefixes that are never banned: ignoreip, plus the local
 	// addresses when the jail has ignoreself.
 	Ignore []netip.Prefix
+	// Increment, if set, makes repeated bans of a prefix longer.
+	Increment *Increment
+	// Subnet, if set, bans a whole subnet when enough of its addresses
+	// are banned.
+	Subnet *SubnetRule
+	// Recidive jails count the bans of the other jails as failures.
+	Recidive bool
+}
+
+// Window is a (maxretry, findtime) pair.
+type Window struct {
+	MaxRetry int
+	FindTime time.Duration
+}
+
+// Formula computes a ban time in seconds from the jail's ban time in
+// seconds, the number of earlier bans and the factor.
+type Formula func(banTime float64, count int, factor float64) (float64, error)
+
+// DefaultFormula is fail2ban's default bantime.formula,
+// ban.Time * (1<<(ban.Count if ban.Count<20 else 20)) * banFactor.
+func DefaultFormula(banTime float64, count int, factor float64) (float64, error) {
+	return banTime * float64(int64(1)<<min(max(count, 0), 20)) * factor, nil
+}
+
+// Increment is fail2ban's bantime.increment.
+type Increment struct {
+	Formula     Formula   // nil: DefaultFormula (unless Multipliers are set)
+	Factor      float64   // banFactor; 0 means 1
+	Multipliers []float64 // if set, ban time = BanTime * Multipliers[count]; the last repeats
+	MaxTime     time.Duration
+	RndTime     time.Duration
+	// OverallJails counts the earlier bans of a prefix in every jail, not
+	// only this one.
+	OverallJails bool
+}
+
+// SubnetRule bans a subnet once Count of its prefixes were banned within
+// Window.
+type SubnetRule struct {
+	Count        int
+	Window       time.Duration
+	Bits4, Bits6 int // subnet sizes; 0 means /24 and /48
 }
 
 func (c JailConfig) validate() error {
@@ -44,15 +103,55 @@ func (c JailConfig) validate() error {
 		return fmt.Errorf("jail %q: findtime must be positive, not %v", c.Name, c.FindTime)
 	case c.BanTime == 0:
 		return fmt.Errorf("jail %q: bantime must not be zero", c.Name)
+	case c.Prefix4 < 0 || c.Prefix4 > 32:
+		return fmt.Errorf("jail %q: IPv4 ban prefix /%d is not within /0 to /32", c.Name, c.Prefix4)
+	case c.Prefix6 < 0 || c.Prefix6 > 128:
+		return fmt.Errorf("jail %q: IPv6 ban prefix /%d is not within /0 to /128", c.Name, c.Prefix6)
+	}
+	for _, w := range c.Windows {
+		if w.MaxRetry < 1 || w.FindTime <= 0 {
+			return fmt.Errorf("jail %q: window %d/%v: needs a positive count and duration", c.Name, w.MaxRetry, w.FindTime)
+		}
+	}
+	if s := c.Subnet; s != nil {
+		if s.Count < 2 || s.Window <= 0 {
+			return fmt.Errorf("jail %q: subnet escalation needs a count of at least 2 and a positive window", c.Name)
+		}
+		b4, b6 := s.bits()
+		if b4 < 1 || b4 >= 32 || b6 < 1 || b6 >= 128 {
+			return fmt.Errorf("jail %q: subnet prefixes /%d and /%d are out of range", c.Name, b4, b6)
+		}
+	}
+	if inc := c.Increment; inc != nil {
+		if inc.Factor < 0 || inc.MaxTime < 0 || inc.RndTime < 0 {
+			return fmt.Errorf("jail %q: bantime.factor, maxtime and rndtime must not be negative", c.Name)
+		}
+		for _, m := range inc.Multipliers {
+			if m <= 0 {
+				return fmt.Errorf("jail %q: bantime.multipliers must be positive", c.Name)
+			}
+		}
 	}
 	return nil
 }
 
+func (s *SubnetRule) bits() (int, int) {
+	b4, b6 := s.Bits4, s.Bits6
+	if b4 == 0 {
+		b4 = 24
+	}
+	if b6 == 0 {
+		b6 = 48
+	}
+	return b4, b6
+}
+
 // Failure is one failed attempt seen in a log.
 type Failure struct {
-	Addr netip.Addr
-	Time time.Time // when the log says it happened; zero means now
-	Line string    // the log line, kept as evidence
+	Addr     netip.Addr
+	Time     time.Time // when the log says it happened; zero means now
+	Line     string    // the log line, kept as evidence
+	Category string    // what kind of attack, if the filter says
 }
 
 // Action says what a Decision does.
@@ -91,7 +190,9 @@ type Decision struct {
 	Failures int       // Ban: the failures that led to it
 	Matches  []string  // Ban: the last matched lines, oldest first
 	Manual   bool      // Ban: requested by an operator
-	Reason   string    // Unban: why it ends
+	Count    int       // Ban: the how-manieth ban of this prefix it is (1 = first)
+	Category string    // Ban: what kind of attack, from the last failure
+	Reason   string    // Ban: why, for bans not caused by failures; Unban: why it ends
 }
 
 // Permanent reports whether a Ban decision never expires.
@@ -139,28 +240,38 @@ type ActiveBan struct {
 	End      time.Time // zero means permanent
 	Failures int
 	Manual   bool
+	Count    int
+	Category string
+}
+
+// BanCount is how often a prefix was banned in a jail, for
+// bantime.increment across restarts.
+type BanCount struct {
+	Jail   string
+	Prefix netip.Prefix
+	Count  int
+	Last   time.Time // start of the latest ban
 }
 
 // JailStats are a jail's counters.
 type JailStats struct {
-	CurrentlyFailed int // addresses with failures inside findtime
+	CurrentlyFailed int // prefixes with failures inside findtime
 	TotalFailed     int // failures counted since start
 	CurrentlyBanned int
 	TotalBanned     int // bans since start, restored ones included
 }
 
-type failures struct {
-	times   []time.Time // ascending, at most MaxRetry, all within FindTime of the newest
-	matches []string    // last MaxMatches lines
-}
-
 type jail struct {
-	cfg    JailConfig
-	fails  map[netip.Addr]*failures
-	bans   map[netip.Prefix]*banEntry
-	wide   int // number of bans that are not single addresses
-	totalF int
-	totalB int
+	cfg     JailConfig
+	fails   map[netip.Prefix]*failures
+	bans    map[netip.Prefix]*banEntry
+	wide    int // bans that are not single addresses
+	subnets map[netip.Prefix][]subnetHit
+	totalF  int
+	totalB  int
+	// derived from cfg
+	maxFind  time.Duration // longest window
+	maxRetry int           // largest count of any window
 }
 
 type banEntry struct {
@@ -168,17 +279,34 @@ type banEntry struct {
 	index int // in the expiry heap; -1 when not in it
 }
 
-// Engine holds the failure windows and active bans of every jail.
+type histKey struct {
+	jail   string // "" = every jail
+	prefix netip.Prefix
+}
+
+type history struct {
+	count int
+	last  time.Time
+}
+
+// Engine holds the failure windows, active bans and ban history of every
+// jail.
 type Engine struct {
-	now    func() time.Time
-	jails  map[string]*jail
-	expiry expiryHeap
+	now     func() time.Time
+	rand    func() float64
+	jails   map[string]*jail
+	expiry  expiryHeap
+	history map[histKey]*history
 }
 
 // New returns an engine reading time from now.
 func New(now func() time.Time) *Engine {
-	return &Engine{now: now, jails: make(map[string]*jail)}
+	return &Engine{now: now, rand: rand.Float64, jails: make(map[string]*jail), history: make(map[histKey]*history)}
 }
+
+// SetRand sets the source of randomness for bantime.rndtime: a function
+// returning numbers in [0, 1).
+func (e *Engine) SetRand(f func() float64) { e.rand = f }
 
 // Configure sets the jails. Jails that remain keep their failures and bans
 // (a reload loses nothing); jails no longer listed are dropped, and the
@@ -207,14 +335,24 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 	}
 	for _, c := range cfgs {
 		c.Ignore = slices.Clone(c.Ignore)
-		if j, ok := e.jails[c.Name]; ok {
-			j.cfg = c
-			continue
+		c.Windows = slices.Clone(c.Windows)
+		j, ok := e.jails[c.Name]
+		if !ok {
+			j = &jail{
+				fails:   make(map[netip.Prefix]*failures),
+				bans:    make(map[netip.Prefix]*banEntry),
+				subnets: make(map[netip.Prefix][]subnetHit),
+			}
+			e.jails[c.Name] = j
+		} else if c.Prefix4 != j.cfg.Prefix4 || c.Prefix6 != j.cfg.Prefix6 {
+			// Failures counted by other prefixes cannot be carried over.
+			clear(j.fails)
 		}
-		e.jails[c.Name] = &jail{
-			cfg:   c,
-			fails: make(map[netip.Addr]*failures),
-			bans:  make(map[netip.Prefix]*banEntry),
+		j.cfg = c
+		j.maxFind, j.maxRetry = c.FindTime, c.MaxRetry
+		for _, w := range c.Windows {
+			j.maxFind = max(j.maxFind, w.FindTime)
+			j.maxRetry = max(j.maxRetry, w.MaxRetry)
 		}
 	}
 	sortDecisions(out)
@@ -231,223 +369,6 @@ func (e *Engine) Jails() []string {
 	return names
 }
 
-// Fail records a failure of addr in jail. It returns the outcome and, when
-// the failure triggers a ban, the Ban decision.
-func (e *Engine) Fail(jailName string, f Failure) (Outcome, *Decision, error) {
-	j, ok := e.jails[jailName]
-	if !ok {
-		return 0, nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
-	}
-	addr := f.Addr.Unmap()
-	if j.ignored(addr) {
-		return Ignored, nil, nil
-	}
-	now := e.now()
-	t := f.Time
-	if t.IsZero() || t.After(now) {
-		t = now
-	}
-	if !t.After(now.Add(-j.cfg.FindTime)) {
-		return Stale, nil, nil
-	}
-	if j.banned(addr) != nil {
-		return AlreadyBanned, nil, nil
-	}
-	j.totalF++
-	fl := j.fails[addr]
-	if fl == nil {
-		fl = &failures{
-			times:   make([]time.Time, 0, min(j.cfg.MaxRetry, 16)),
-			matches: make([]string, 0, min(j.cfg.MaxRetry, MaxMatches)),
-		}
-		j.fails[addr] = fl
-	}
-	fl.add(t, f.Line, j.cfg)
-	if len(fl.times) < j.cfg.MaxRetry {
-		return Counted, nil, nil
-	}
-	delete(j.fails, addr)
-	// The failures are forgotten: the decision can take their lines.
-	d := e.ban(j, netip.PrefixFrom(addr, addr.BitLen()), now, len(fl.times), fl.matches, false)
-	return Banned, &d, nil
-}
-
-// add inserts t keeping times ascending and only the newest MaxRetry of
-// those within FindTime of the newest.
-func (fl *failures) add(t time.Time, line string, cfg JailConfig) {
-	if n := len(fl.times); n == 0 || !t.Before(fl.times[n-1]) {
-		fl.times = append(fl.times, t) // in order, as log lines come
-	} else {
-		i := sort.Search(n, func(i int) bool { return fl.times[i].After(t) })
-		fl.times = slices.Insert(fl.times, i, t)
-	}
-	newest := fl.times[len(fl.times)-1]
-	cut := 0
-	for cut < len(fl.times) && !fl.times[cut].After(newest.Add(-cfg.FindTime)) {
-		cut++
-	}
-	if n := len(fl.times) - cut; n > cfg.MaxRetry {
-		cut += n - cfg.MaxRetry
-	}
-	if cut > 0 {
-		// Shift rather than reslice, so the backing array is reused.
-		fl.times = fl.times[:copy(fl.times, fl.times[cut:])]
-	}
-	if line != "" {
-		if len(fl.matches) == MaxMatches {
-			fl.matches = fl.matches[:copy(fl.matches, fl.matches[1:])]
-		}
-		fl.matches = append(fl.matches, line)
-	}
-}
-
-// BanRequest is an operator's request to ban a prefix.
-type BanRequest struct {
-	Jail   string
-	Prefix netip.Prefix
-	// Force bans even an address on the jail's ignore list.
-	Force bool
-}
-
-// ManualBan bans a prefix on request. Banning what is banned already
-// refreshes the ban's end.
-func (e *Engine) ManualBan(r BanRequest) (Decision, error) {
-	j, ok := e.jails[r.Jail]
-	if !ok {
-		return Decision{}, fmt.Errorf("%w %q", ErrUnknownJail, r.Jail)
-	}
-	p := canonical(r.Prefix)
-	if !r.Force && j.ignoredPrefix(p) {
-		return Decision{}, fmt.Errorf("%v in jail %q: %w (use --force to ban it anyway)", p, r.Jail, ErrIgnored)
-	}
-	for a := range j.fails {
-		if p.Contains(a) {
-			delete(j.fails, a)
-		}
-	}
-	return e.ban(j, p, e.now(), 0, nil, true), nil
-}
-
-func (e *Engine) ban(j *jail, p netip.Prefix, now time.Time, failures int, matches []string, manual bool) Decision {
-	if old, ok := j.bans[p]; ok {
-		e.removeBan(j, old)
-	}
-	b := &banEntry{ActiveBan: ActiveBan{Jail: j.cfg.Name, Prefix: p, Start: now, Failures: failures, Manual: manual}, index: -1}
-	if j.cfg.BanTime > 0 {
-		b.End = now.Add(j.cfg.BanTime)
-	}
-	e.addBan(j, b)
-	j.totalB++
-	return Decision{
-		Action: Ban, Jail: j.cfg.Name, Prefix: p, Start: b.Start, End: b.End,
-		Failures: failures, Matches: matches, Manual: manual,
-	}
-}
-
-// Restore loads bans that were active before a restart. Bans that have
-// ended by now are skipped; it returns how many were restored.
-func (e *Engine) Restore(bans []ActiveBan) (int, error) {
-	now := e.now()
-	n := 0
-	for _, rb := range bans {
-		j, ok := e.jails[rb.Jail]
-		if !ok {
-			return n, fmt.Errorf("restoring ban of %v: %w %q", rb.Prefix, ErrUnknownJail, rb.Jail)
-		}
-		if !rb.End.IsZero() && !rb.End.After(now) {
-			continue
-		}
-		rb.Prefix = canonical(rb.Prefix)
-		if old, ok := j.bans[rb.Prefix]; ok {
-			e.removeBan(j, old)
-		}
-		e.addBan(j, &banEntry{ActiveBan: rb, index: -1})
-		j.totalB++
-		n++
-	}
-	return n, nil
-}
-
-// Unban ends the bans of jail (every jail when jail is "") that equal the
-// prefix or, for a single address, contain it.
-func (e *Engine) Unban(jailName string, p netip.Prefix) ([]Decision, error) {
-	p = canonical(p)
-	var js []*jail
-	if jailName == "" {
-		for _, n := range e.Jails() {
-			js = append(js, e.jails[n])
-		}
-	} else {
-		j, ok := e.jails[jailName]
-		if !ok {
-			return nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
-		}
-		js = []*jail{j}
-	}
-	var out []Decision
-	for _, j := range js {
-		for _, b := range j.bans {
-			if b.Prefix == p || (p.IsSingleIP() && b.Prefix.Contains(p.Addr())) {
-				e.removeBan(j, b)
-				out = append(out, Decision{Action: Unban, Jail: j.cfg.Name, Prefix: b.Prefix, Reason: ReasonUnbanned})
-			}
-		}
-		// An unbanned address starts with a clean slate.
-		for a := range j.fails {
-			if p.Contains(a) {
-				delete(j.fails, a)
-			}
-		}
-	}
-	sortDecisions(out)
-	return out, nil
-}
-
-// UnbanAll ends every ban of every jail.
-func (e *Engine) UnbanAll() []Decision {
-	var out []Decision
-	for _, j := range e.jails {
-		for _, b := range j.bans {
-			e.removeBan(j, b)
-			out = append(out, Decision{Action: Unban, Jail: j.cfg.Name, Prefix: b.Prefix, Reason: ReasonUnbanned})
-		}
-	}
-	sortDecisions(out)
-	return out
-}
-
-// Expire ends the bans whose time is up and forgets failures that fell out
-// of their window.
-func (e *Engine) Expire() []Decision {
-	now := e.now()
-	var out []Decision
-	for len(e.expiry) > 0 && !e.expiry[0].End.After(now) {
-		b := e.expiry[0]
-		j := e.jails[b.Jail]
-		e.removeBan(j, b)
-		out = append(out, Decision{Action: Unban, Jail: b.Jail, Prefix: b.Prefix, End: b.End, Reason: ReasonExpired})
-	}
-	for _, j := range e.jails {
-		cutoff := now.Add(-j.cfg.FindTime)
-		for a, fl := range j.fails {
-			if !fl.times[len(fl.times)-1].After(cutoff) {
-				delete(j.fails, a)
-			}
-		}
-	}
-	sortDecisions(out)
-	return out
-}
-
-// NextExpiry returns when the next ban ends, and false when no ban is due
-// to end.
-func (e *Engine) NextExpiry() (time.Time, bool) {
-	if len(e.expiry) == 0 {
-		return time.Time{}, false
-	}
-	return e.expiry[0].End, true
-}
-
 // Stats returns the counters of a jail.
 func (e *Engine) Stats(jailName string) (JailStats, error) {
 	j, ok := e.jails[jailName]
@@ -457,7 +378,7 @@ func (e *Engine) Stats(jailName string) (JailStats, error) {
 	cutoff := e.now().Add(-j.cfg.FindTime)
 	cur := 0
 	for _, fl := range j.fails {
-		if fl.times[len(fl.times)-1].After(cutoff) {
+		if fl.newest().After(cutoff) {
 			cur++
 		}
 	}
@@ -467,6 +388,11 @@ func (e *Engine) Stats(jailName string) (JailStats, error) {
 // Bans returns the active bans of a jail (of every jail when jail is ""),
 // sorted by jail and prefix.
 func (e *Engine) Bans(jailName string) ([]ActiveBan, error) {
+	if jailName != "" {
+		if _, ok := e.jails[jailName]; !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
+		}
+	}
 	var out []ActiveBan
 	for name, j := range e.jails {
 		if jailName != "" && name != jailName {
@@ -474,11 +400,6 @@ func (e *Engine) Bans(jailName string) ([]ActiveBan, error) {
 		}
 		for _, b := range j.bans {
 			out = append(out, b.ActiveBan)
-		}
-	}
-	if jailName != "" {
-		if _, ok := e.jails[jailName]; !ok {
-			return nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
 		}
 	}
 	slices.SortFunc(out, func(a, b ActiveBan) int {
@@ -507,24 +428,49 @@ func (e *Engine) BannedIn(addr netip.Addr) []ActiveBan {
 	return out
 }
 
-func (e *Engine) addBan(j *jail, b *banEntry) {
-	j.bans[b.Prefix] = b
-	if !b.Prefix.IsSingleIP() {
-		j.wide++
+// BanCount returns how often prefix was banned in jail ("" = in every
+// jail) since the history began.
+func (e *Engine) BanCount(jail string, p netip.Prefix) int {
+	if h := e.history[histKey{jail, canonical(p)}]; h != nil {
+		return h.count
 	}
-	if !b.End.IsZero() {
-		heap.Push(&e.expiry, b)
+	return 0
+}
+
+// RestoreHistory loads ban counts kept across restarts, for
+// bantime.increment. Counts add to what the engine has.
+func (e *Engine) RestoreHistory(counts []BanCount) {
+	for _, c := range counts {
+		p := canonical(c.Prefix)
+		for _, k := range []histKey{{c.Jail, p}, {"", p}} {
+			h := e.history[k]
+			if h == nil {
+				h = &history{}
+				e.history[k] = h
+			}
+			h.count += c.Count
+			if c.Last.After(h.last) {
+				h.last = c.Last
+			}
+		}
 	}
 }
 
-func (e *Engine) removeBan(j *jail, b *banEntry) {
-	delete(j.bans, b.Prefix)
-	if !b.Prefix.IsSingleIP() {
-		j.wide--
+// prefixOf returns the prefix failures of addr are counted and banned by.
+func (j *jail) prefixOf(addr netip.Addr) netip.Prefix {
+	bits := j.cfg.Prefix4
+	if addr.Is6() {
+		bits = j.cfg.Prefix6
 	}
-	if b.index >= 0 {
-		heap.Remove(&e.expiry, b.index)
+	if bits == 0 {
+		bits = addr.BitLen()
 	}
+	p, _ := addr.Prefix(bits)
+	// A prefix that would take in an ignored address is not banned whole.
+	if !p.IsSingleIP() && j.ignoredPrefix(p) {
+		return netip.PrefixFrom(addr, addr.BitLen())
+	}
+	return p
 }
 
 func (j *jail) banned(addr netip.Addr) *banEntry {
@@ -565,11 +511,7 @@ func (j *jail) ignoredPrefix(p netip.Prefix) bool {
 func canonical(p netip.Prefix) netip.Prefix {
 	a := p.Addr()
 	if a.Is4In6() {
-		bits := p.Bits() - 96
-		if bits < 0 {
-			bits = 0
-		}
-		p = netip.PrefixFrom(a.Unmap(), bits)
+		p = netip.PrefixFrom(a.Unmap(), max(p.Bits()-96, 0))
 	}
 	return p.Masked()
 }
@@ -582,7 +524,7 @@ func comparePrefix(a, b netip.Prefix) int {
 }
 
 func sortDecisions(ds []Decision) {
-	slices.SortFunc(ds, func(a, b Decision) int {
+	slices.SortStableFunc(ds, func(a, b Decision) int {
 		if a.Jail != b.Jail {
 			if a.Jail < b.Jail {
 				return -1
@@ -591,27 +533,4 @@ func sortDecisions(ds []Decision) {
 		}
 		return comparePrefix(a.Prefix, b.Prefix)
 	})
-}
-
-type expiryHeap []*banEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, k int) bool { return h[i].End.Before(h[k].End) }
-func (h expiryHeap) Swap(i, k int) {
-	h[i], h[k] = h[k], h[i]
-	h[i].index = i
-	h[k].index = k
-}
-func (h *expiryHeap) Push(x any) {
-	b := x.(*banEntry)
-	b.index = len(*h)
-	*h = append(*h, b)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	b := old[len(old)-1]
-	old[len(old)-1] = nil
-	b.index = -1
-	*h = old[:len(old)-1]
-	return b
 }

@@ -83,17 +83,18 @@ func TestFailWindows(t *testing.T) {
 			for i, s := range tt.steps {
 				c.advance(s.after)
 				e.Expire()
-				got, d, err := e.Fail("sshd", Failure{Addr: netip.MustParseAddr(s.addr), Line: fmt.Sprintf("line %d", i)})
+				got, ds, err := e.Fail("sshd", Failure{Addr: netip.MustParseAddr(s.addr), Line: fmt.Sprintf("line %d", i)})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got != s.want {
 					t.Fatalf("step %d (%s at +%v): outcome %v, want %v", i, s.addr, c.t.Sub(t0), got, s.want)
 				}
-				if (d != nil) != (got == Banned) {
-					t.Fatalf("step %d: decision %v with outcome %v", i, d, got)
+				if (len(ds) == 1) != (got == Banned) || len(ds) > 1 {
+					t.Fatalf("step %d: decisions %v with outcome %v", i, ds, got)
 				}
-				if d != nil {
+				if len(ds) == 1 {
+					d := ds[0]
 					a := netip.MustParseAddr(s.addr).Unmap()
 					if d.Prefix != netip.PrefixFrom(a, a.BitLen()) || d.Action != Ban || !d.Start.Equal(c.t) || !d.End.Equal(c.t.Add(10*time.Minute)) {
 						t.Fatalf("step %d: decision %+v", i, d)
@@ -119,9 +120,9 @@ func TestLogTimes(t *testing.T) {
 		}
 	}
 	// A time in the future is taken as now.
-	got, d, _ := e.Fail("sshd", Failure{Addr: a, Time: c.t.Add(time.Hour)})
-	if got != Banned || !d.Start.Equal(c.t) {
-		t.Fatalf("got %v %+v", got, d)
+	got, ds, _ := e.Fail("sshd", Failure{Addr: a, Time: c.t.Add(time.Hour)})
+	if got != Banned || !ds[0].Start.Equal(c.t) {
+		t.Fatalf("got %v %+v", got, ds)
 	}
 	// Out of order failures: the window is over the log times, not arrival order.
 	b := netip.MustParseAddr("192.0.2.2")
@@ -336,12 +337,12 @@ func TestConfigure(t *testing.T) {
 
 func TestMatchesKept(t *testing.T) {
 	e, _ := newEngine(t, sshd())
-	var d *Decision
+	var ds []Decision
 	for i := range 5 {
-		_, d, _ = e.Fail("sshd", Failure{Addr: netip.MustParseAddr("192.0.2.1"), Line: fmt.Sprint("line ", i)})
+		_, ds, _ = e.Fail("sshd", Failure{Addr: netip.MustParseAddr("192.0.2.1"), Line: fmt.Sprint("line ", i)})
 	}
-	if d == nil || len(d.Matches) != 5 || d.Matches[0] != "line 0" || d.Failures != 5 {
-		t.Fatalf("decision %+v", d)
+	if len(ds) != 1 || len(ds[0].Matches) != 5 || ds[0].Matches[0] != "line 0" || ds[0].Failures != 5 || ds[0].Count != 1 {
+		t.Fatalf("decisions %+v", ds)
 	}
 }
 

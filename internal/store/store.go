@@ -19,6 +19,8 @@ type Ban struct {
 	Failures  int
 	Matches   []string
 	Manual    bool
+	Count     int       // the how-manieth ban of this prefix in this jail (1 = first)
+	Category  string    // what kind of attack, if the filter says
 	EndedAt   time.Time // zero = not ended
 	EndReason string    // "expired", "unbanned", "replaced", "jail removed"
 }
@@ -37,4 +39,12 @@ type Offset struct {
 	Inode  uint64
 	Offset int64
 	Head   uint64 // hash of the file's first line; 0 = unknown
+}
+
+// BanCount is how often a prefix was banned in a jail.
+type BanCount struct {
+	Jail   string
+	Prefix netip.Prefix
+	Count  int
+	Last   time.Time // start of the latest ban
 }

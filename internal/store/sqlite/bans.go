@@ -23,7 +23,7 @@ const (
 	reasonUnbanned = "unbanned"
 )
 
-const banColumns = `id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, ended_ns, end_reason`
+const banColumns = `id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count, ended_ns, end_reason`
 
 // insertChunk is how many bans one INSERT statement carries; per-statement
 // costs dominate otherwise.
@@ -146,12 +146,12 @@ func (a *adder) endActive(r newBan) error {
 }
 
 func (a *adder) insert(rows []newBan) error {
-	const cols = 9
+	const cols = 11
 	st, ok := a.stmts[len(rows)]
 	if !ok {
 		var err error
 		st, err = a.tx.PrepareContext(a.ctx, `INSERT INTO bans
-			(id, jail, lo, bits, start_ns, until_ns, failures, matches, manual)
+			(id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count)
 			VALUES `+placeholders(len(rows), cols))
 		if err != nil {
 			return err
@@ -162,7 +162,8 @@ func (a *adder) insert(rows []newBan) error {
 	for i := range rows {
 		r := &rows[i]
 		args = append(args, a.next+int64(i), r.key.jail, r.key.lo[:], r.key.bits,
-			r.b.Start.UnixNano(), nullTime(r.b.End), r.b.Failures, r.m, r.b.Manual)
+			r.b.Start.UnixNano(), nullTime(r.b.End), r.b.Failures, r.m, r.b.Manual,
+			r.b.Category, max(r.b.Count, 1))
 	}
 	if _, err := st.ExecContext(a.ctx, args...); err != nil {
 		return err
@@ -254,7 +255,7 @@ func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, err
 	}
 	// Active bans have no end yet: two columns fewer to read. The order
 	// is that of the index of active bans.
-	rows, err := s.db.QueryContext(ctx, `SELECT id, jail, lo, bits, start_ns, until_ns, failures, matches, manual `+
+	rows, err := s.db.QueryContext(ctx, `SELECT id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count `+
 		where+` ORDER BY lo, bits, jail`, now.UnixNano())
 	if err != nil {
 		return nil, s.errorf("reading active bans: %w", err)
@@ -264,6 +265,55 @@ func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, err
 		return nil, s.errorf("reading active bans: %w", err)
 	}
 	return bans, nil
+}
+
+// BanCounts returns, per jail and prefix, how many bans started at or
+// after since, and when the latest started: bantime.increment looks at
+// them across restarts.
+func (s *Store) BanCounts(ctx context.Context, since time.Time) ([]store.BanCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT jail, lo, bits, count(*), max(start_ns) FROM bans
+		WHERE start_ns >= ? GROUP BY jail, lo, bits`, since.UnixNano())
+	if err != nil {
+		return nil, s.errorf("counting bans: %w", err)
+	}
+	defer rows.Close()
+	var out []store.BanCount
+	for rows.Next() {
+		var (
+			c    store.BanCount
+			lo   []byte
+			bits int
+			last int64
+		)
+		if err := rows.Scan(&c.Jail, &lo, &bits, &c.Count, &last); err != nil {
+			return nil, s.errorf("counting bans: %w", err)
+		}
+		if c.Prefix, err = prefixOf(lo, bits); err != nil {
+			return nil, s.errorf("counting bans: %w", err)
+		}
+		c.Last = time.Unix(0, last)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errorf("counting bans: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeHistory deletes the bans that ended before before, and returns how
+// many it deleted. Active bans are never deleted.
+func (s *Store) PurgeHistory(ctx context.Context, before time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "purging ban history", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM bans WHERE ended_ns IS NOT NULL AND ended_ns < ?`, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		n = int(k)
+		return err
+	})
+	return n, err
 }
 
 // History returns every ban, active or ended, whose prefix contains addr,
@@ -306,6 +356,7 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 	jails := map[string]string{} // a few jails, many bans: share the strings
 	var (
 		jail, lo, matches sql.RawBytes
+		category          sql.RawBytes
 		bits              int
 		start             int64
 		until, endedAt    sql.NullInt64
@@ -313,7 +364,7 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 	)
 	for rows.Next() {
 		var b store.Ban
-		dest := []any{&b.ID, &jail, &lo, &bits, &start, &until, &b.Failures, &matches, &b.Manual}
+		dest := []any{&b.ID, &jail, &lo, &bits, &start, &until, &b.Failures, &matches, &b.Manual, &category, &b.Count}
 		if ended {
 			dest = append(dest, &endedAt, &reason)
 		}
@@ -342,6 +393,9 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 			b.EndedAt = time.Unix(0, endedAt.Int64)
 		}
 		b.EndReason = reason.String
+		if len(category) > 0 {
+			b.Category = string(category)
+		}
 		if matches != nil {
 			b.Matches = decodeMatches(string(matches))
 		}

@@ -152,6 +152,11 @@ var migrations = []string{
 		pos   INTEGER NOT NULL,
 		head  INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// 2: what kind of attack a ban was, and its number among the bans of
+	// its prefix; bans by time, for purging and reports.
+	`ALTER TABLE bans ADD COLUMN category TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bans ADD COLUMN ban_count INTEGER NOT NULL DEFAULT 1;
+	CREATE INDEX bans_start ON bans (start_ns);`,
 }
 
 // migrate checks that the file is gaol's and brings its schema up to date.

@@ -142,8 +142,8 @@ func TestOpenCreates(t *testing.T) {
 	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if mode != "wal" || version != 1 {
-		t.Errorf("journal_mode %q, user_version %d; want wal, 1", mode, version)
+	if mode != "wal" || version != 2 {
+		t.Errorf("journal_mode %q, user_version %d; want wal, 2", mode, version)
 	}
 }
 
@@ -172,7 +172,7 @@ func TestOpenErrors(t *testing.T) {
 		}, "is not a gaol database (it is an SQLite database of another application)"},
 		{"newer schema", func(t *testing.T, path string) {
 			execSQL(t, path, "PRAGMA application_id = 1734438764", "PRAGMA user_version = 99", "CREATE TABLE later (x)")
-		}, "has schema version 99, newer than this gaol knows (1): upgrade gaol"},
+		}, "has schema version 99, newer than this gaol knows (2): upgrade gaol"},
 		{"directory", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o700); err != nil {
 				t.Fatal(err)
@@ -544,5 +544,60 @@ func TestOffsets(t *testing.T) {
 		if err != nil || !ok || got != want {
 			t.Errorf("Offset(%s) = %+v, %v, %v; want %+v", want.Path, got, ok, err, want)
 		}
+	}
+}
+
+func TestBanCountsAndPurge(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	p1, p2 := netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::/64")
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	for _, b := range []store.Ban{
+		{Jail: "sshd", Prefix: p1, Start: at(0), End: at(1), Count: 1, Category: "ssh-bruteforce"},
+		{Jail: "sshd", Prefix: p1, Start: at(2), End: at(3), Count: 2},
+		{Jail: "web", Prefix: p1, Start: at(2), End: at(3)},
+		{Jail: "sshd", Prefix: p2, Start: at(4)},
+	} {
+		if _, err := s.AddBans(ctx, []store.Ban{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := s.BanCounts(ctx, at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.BanCount{}
+	for _, c := range counts {
+		got[c.Jail+" "+c.Prefix.String()] = c
+	}
+	if c := got["sshd 192.0.2.1/32"]; c.Count != 2 || !c.Last.Equal(at(2)) {
+		t.Errorf("sshd 192.0.2.1: %+v", c)
+	}
+	if len(got) != 3 || got["web 192.0.2.1/32"].Count != 1 || got["sshd 2001:db8::/64"].Count != 1 {
+		t.Errorf("counts %+v", counts)
+	}
+	if counts, _ := s.BanCounts(ctx, at(1)); len(counts) != 3 {
+		t.Errorf("counts since hour 1: %+v", counts)
+	}
+	if _, err := s.ExpireBans(ctx, at(5)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeHistory(ctx, at(2))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	h, _ := s.History(ctx, p1.Addr())
+	if len(h) != 2 || h[1].Count != 2 {
+		t.Fatalf("history after purge: %+v", h)
+	}
+	if h[0].Jail == "sshd" && h[0].Category != "" || h[1].Jail == "sshd" && h[1].Count != 2 {
+		t.Fatalf("columns: %+v", h)
+	}
+	// Active bans are never purged.
+	if n, _ := s.PurgeHistory(ctx, at(1000)); n != 2 {
+		t.Fatalf("purged %d", n)
+	}
+	if active, _ := s.ActiveBans(ctx, at(5)); len(active) != 1 || active[0].Prefix != p2 {
+		t.Fatalf("active after purge: %+v", active)
 	}
 }
