@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gaol-project/gaol/internal/control"
+	"github.com/gaol-project/gaol/internal/netnstest"
+)
+
+// TestCrashLosesNoBan kills the daemon with SIGKILL in the middle of
+// banning 10,000 addresses, restarts it, and finds every ban it had
+// reported done (logged, which it does once a ban is stored and enforced)
+// both in its store and in nftables.
+func TestCrashLosesNoBan(t *testing.T) {
+	srv := netnstest.New(t)
+	dir := t.TempDir()
+	authLog := filepath.Join(dir, "auth.log")
+	appendLines(t, authLog, "Nov  1 00:00:00 web1 sshd[1]: Server listening on 0.0.0.0 port 22.")
+	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\nmaxretry = 1\nbantime = 1h\n", authLog))
+	sock := filepath.Join(dir, "gaol.sock")
+	db := filepath.Join(dir, "gaol.db")
+
+	cmd := srv.Command(os.Args[0], "server", "--config", etc, "--db", db, "--socket", sock, "--log-level", "info")
+	cmd.Env = append(os.Environ(), "GAOL_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	// The reader collects every ban the daemon reports.
+	banLine := regexp.MustCompile(`msg=ban jail=sshd prefix=(\S+)`)
+	reported := make(chan string, 20000)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := banLine.FindStringSubmatch(sc.Text()); m != nil {
+				reported <- m[1]
+			}
+		}
+	}()
+	waitReady(t, sock)
+
+	// Write 10,000 attackers (one failure bans), 500 lines a write, and
+	// kill the daemon once a third of them are reported banned.
+	const total = 10000
+	var got []string
+	written := 0
+	for written < total && len(got) < total/3 {
+		var lines []string
+		for range 500 {
+			lines = append(lines, sshFailure(fmt.Sprintf("2001:db8:%x:%x::1", written>>16+1, written&0xffff), written))
+			written++
+		}
+		appendLines(t, authLog, lines...)
+		// Keep the writer at most one write ahead of the daemon, so that
+		// the kill lands while it is banning.
+		deadline := time.After(30 * time.Second)
+		for len(got) < written-1000 {
+			select {
+			case a := <-reported:
+				got = append(got, a)
+			case <-deadline:
+				t.Fatalf("daemon stalled: %d of %d banned", len(got), written)
+			}
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed = true
+	cmd.Wait()
+	<-readDone
+	for len(reported) > 0 {
+		got = append(got, <-reported)
+	}
+	t.Logf("killed after writing %d attackers, with %d bans reported", written, len(got))
+	if len(got) == 0 || len(got) == total {
+		t.Fatalf("the kill did not land in the middle: %d bans reported", len(got))
+	}
+
+	// Restart: every reported ban is in the store and in nftables.
+	startDaemon(t, srv, sock, "--config", etc, "--db", db)
+	var banned control.Banned
+	if err := json.Unmarshal([]byte(cli(t, sock, "banned", "--json")), &banned); err != nil {
+		t.Fatal(err)
+	}
+	active := map[string]bool{}
+	for _, b := range banned.Active {
+		active[b.Prefix] = true
+	}
+	out, err := srv.Exec("nft", "-j", "list", "set", "inet", "gaol", "sshd-v6")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	inSet := nftJSONElements(t, out)
+	missingStore, missingSet := 0, 0
+	for _, a := range got {
+		if !active[a] {
+			missingStore++
+		}
+		if !inSet[a] {
+			missingSet++
+		}
+	}
+	if missingStore > 0 || missingSet > 0 {
+		t.Fatalf("of %d reported bans, %d are missing from the store and %d from nftables", len(got), missingStore, missingSet)
+	}
+	t.Logf("after restart: %d active bans, %d elements in nftables", len(active), len(inSet))
+}
+
+// waitReady waits until a daemon answers on sock.
+func waitReady(t *testing.T, sock string) {
+	t.Helper()
+	c := control.NewClient(sock)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Status(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not answer: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// nftJSONElements returns the addresses and prefixes in a set listed by
+// `nft -j list set`.
+func nftJSONElements(t *testing.T, out []byte) map[string]bool {
+	t.Helper()
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("nft -j: %v", err)
+	}
+	els := map[string]bool{}
+	for _, item := range doc.Nftables {
+		if item.Set == nil {
+			continue
+		}
+		for _, raw := range item.Set.Elem {
+			els[elemString(raw)] = true
+		}
+	}
+	return els
+}
+
+// elemString reads one element of nft's JSON: a string, a prefix object,
+// or an "elem" object wrapping either (with a timeout).
+func elemString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj struct {
+		Elem *struct {
+			Val json.RawMessage `json:"val"`
+		} `json:"elem"`
+		Prefix *struct {
+			Addr string `json:"addr"`
+			Len  int    `json:"len"`
+		} `json:"prefix"`
+	}
+	if json.Unmarshal(raw, &obj) != nil {
+		return string(raw)
+	}
+	switch {
+	case obj.Elem != nil:
+		return elemString(obj.Elem.Val)
+	case obj.Prefix != nil:
+		return fmt.Sprintf("%s/%d", obj.Prefix.Addr, obj.Prefix.Len)
+	}
+	return strings.TrimSpace(string(raw))
+}
