@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/daemon"
+	"github.com/gaol-project/gaol/internal/ignore"
 )
 
 // clientTimeout bounds every client call; a ban of many addresses is quick.
@@ -109,7 +111,13 @@ func cmdBan(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
 	defer cancel()
-	res, err := control.NewClient(*sock).Ban(ctx, control.BanRequest{Jail: pos[0], Targets: targets, Force: *force})
+	req := control.BanRequest{Jail: pos[0], Targets: targets, Force: *force}
+	// Tell the daemon where this command comes from, so that it refuses to
+	// cut off the administrator's own SSH connection.
+	if a, ok := ignore.SSHClient(os.Getenv); ok {
+		req.Client = a.String()
+	}
+	res, err := control.NewClient(*sock).Ban(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/defaults"
+	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/ini"
 )
 
@@ -89,8 +90,15 @@ type Jail struct {
 	FindTime time.Duration // the window failures are counted in
 	BanTime  time.Duration // how long a ban lasts; negative means permanent
 
-	IgnoreIP   []netip.Prefix // addresses and networks never banned
-	IgnoreSelf bool           // also never ban the host's own addresses
+	// IgnoreIP are the addresses and networks of ignoreip, as written;
+	// Ignore is the whole list, with its host names and file: lists, and
+	// the host's own addresses when IgnoreSelf is set.
+	IgnoreIP   []netip.Prefix
+	Ignore     *ignore.Spec
+	IgnoreSelf bool // also never ban the host's own addresses
+	// IgnoreCommand is the ignorecommand with its ignorecache settings;
+	// nil when there is none.
+	IgnoreCommand *ignore.CommandConfig
 
 	Ports     []PortRange // ports a ban blocks; empty means all ports
 	Protocol  string      // "tcp", "udp" or "all"

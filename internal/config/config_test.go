@@ -71,7 +71,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 		Backend:  "auto",
 		Filter:   j.Filter,
 		MaxRetry: 5, FindTime: 10 * time.Minute, BanTime: 10 * time.Minute,
-		IgnoreIP: prefixes("127.0.0.0/8", "::1/128"), IgnoreSelf: true,
+		IgnoreIP: prefixes("127.0.0.0/8", "::1/128"), Ignore: j.Ignore, IgnoreSelf: true,
 		Ports: []PortRange{{22, 22}}, Protocol: "tcp", BanAction: "nftables",
 		BanPrefix4: 32, BanPrefix6: 64,
 	}
@@ -275,7 +275,7 @@ func TestErrors(t *testing.T) {
 		{"filter-syntax", p("filter-syntax", "filter.d", "broken.conf") + `:3: filter "broken": expected "key = value", "[section]" or a comment, got "this is not ini"`},
 		{"filter-noregex", p("filter-noregex", "filter.d", "empty.conf") + `:2: filter "empty": no failregex`},
 		{"filter-undefined", p("filter-undefined", "filter.d", "undef.conf") + `:2: filter "undef": failregex: undefined variable %(__prefix)s in [Definition]`},
-		{"ignoreip", p("ignoreip", "jail.local") + `:2: jail "sshd": ignoreip: invalid address "192.0.2.300"`},
+		{"ignoreip", p("ignoreip", "jail.local") + `:2: jail "sshd": ignoreip: invalid entry "192.0.2.300": invalid address: ParseAddr("192.0.2.300"): IPv4 field has value >255`},
 		{"port", p("port", "jail.local") + `:2: jail "sshd": port: unknown service "no-such-service"`},
 		{"protocol", p("protocol", "jail.local") + `:2: jail "sshd": protocol: invalid protocol "sctp" (want tcp, udp or all)`},
 		{"logpath", p("logpath", "jail.local") + `:2: jail "web": logpath: not set (give the log files to watch, or use backend = systemd)`},
@@ -319,15 +319,34 @@ func TestDisabledLenient(t *testing.T) {
 	}
 }
 
-func TestWarnings(t *testing.T) {
-	c := loadTest(t, "testdata/errors/hostname-warning")
-	want := filepath.Join("testdata", "errors", "hostname-warning", "jail.local") +
-		`:2: jail "sshd": ignoreip: host name "backup.example.org" is not supported yet; ignored`
-	if len(c.Warnings) != 1 || c.Warnings[0].String() != want {
-		t.Errorf("warnings %v, want %s", c.Warnings, want)
+func TestIgnore(t *testing.T) {
+	c := loadTest(t, "testdata/ignore")
+	j := mustJail(t, c, "sshd")
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings %v", c.Warnings)
 	}
-	if j := mustJail(t, c, "sshd"); !reflect.DeepEqual(j.IgnoreIP, prefixes("192.0.2.1/32")) {
+	if !reflect.DeepEqual(j.IgnoreIP, prefixes("192.0.2.1/32", "198.51.100.0/24")) {
 		t.Errorf("ignoreip = %v", j.IgnoreIP)
+	}
+	var kinds []string
+	for _, e := range j.Ignore.Entries() {
+		kinds = append(kinds, e.Text)
+	}
+	if strings.Join(kinds, " ") != "192.0.2.1 backup.example.org 198.51.100.0/24 file:trusted.txt" || j.Ignore.Self {
+		t.Errorf("ignore entries %v, self %v", kinds, j.Ignore.Self)
+	}
+	cc := j.IgnoreCommand
+	if cc == nil || cc.Command != "/usr/local/bin/is-trusted <ip>" || cc.CacheKey != "<ip>" || cc.CacheSize != 100 || cc.CacheTTL != 5*time.Minute {
+		t.Errorf("ignorecommand %+v", cc)
+	}
+	for _, tt := range []struct{ local, want string }{
+		{"[sshd]\nignoreip = 192.0.2.1 ,, bad_entry!\n", "jail.local:2: jail \"sshd\": ignoreip:"},
+		{"[sshd]\nignorecommand = true\nignorecache = max-count=lots\n", "jail.local:3: jail \"sshd\": ignorecache: max-count:"},
+		{"[sshd]\nignorecommand = true\nignorecache = size=1\n", `unknown setting "size"`},
+	} {
+		if _, err := loadLocal(t, tt.local); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.local, err, tt.want)
+		}
 	}
 }
 

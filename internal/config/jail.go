@@ -95,29 +95,7 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 			j.BanTime = d
 		}
 	}
-	if s, at, ok := p.get("ignoreself"); ok {
-		if b, err := parseBool(s); err != nil {
-			p.fail(at, "ignoreself", err)
-		} else {
-			j.IgnoreSelf = b
-		}
-	}
-	if s, at, ok := p.get("ignoreip"); ok {
-		items, err := parseIgnoreIP(s)
-		if err != nil {
-			p.fail(at, "ignoreip", err)
-		}
-		for _, it := range items {
-			if it.host != "" {
-				if j.Enabled {
-					l.warnings = append(l.warnings, Warning{Loc: at,
-						Msg: fmt.Sprintf("jail %q: ignoreip: host name %q is not supported yet; ignored", name, it.host)})
-				}
-				continue
-			}
-			j.IgnoreIP = append(j.IgnoreIP, it.prefix)
-		}
-	}
+	p.ignore()
 	if s, at, ok := p.get("protocol"); ok {
 		if proto, err := parseProtocol(s); err != nil {
 			p.fail(at, "protocol", err)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -223,87 +222,4 @@ func parseProtocol(s string) (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("invalid protocol %q (want tcp, udp or all)", s)
-}
-
-// ignoreItem is one parsed entry of an ignoreip list.
-type ignoreItem struct {
-	prefix netip.Prefix
-	host   string // a DNS name, not resolved
-}
-
-// parseIgnoreIP parses space- or comma-separated addresses and networks
-// ("192.0.2.0/24", "2001:db8::/32", "192.0.2.0/255.255.255.0"). Anything
-// that looks like a host name is returned as such, for the caller to warn
-// about.
-func parseIgnoreIP(s string) ([]ignoreItem, error) {
-	var out []ignoreItem
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
-	for _, f := range fields {
-		p, err := parsePrefix(f)
-		if err == nil {
-			out = append(out, ignoreItem{prefix: p})
-			continue
-		}
-		if isHostName(f) {
-			out = append(out, ignoreItem{host: f})
-			continue
-		}
-		return nil, err
-	}
-	return out, nil
-}
-
-// parsePrefix parses an address (a one-address prefix) or a network.
-func parsePrefix(s string) (netip.Prefix, error) {
-	addrPart, bits, hasBits := strings.Cut(s, "/")
-	a, err := netip.ParseAddr(addrPart)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
-	}
-	a = a.WithZone("")
-	if !hasBits {
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	n, err := strconv.Atoi(bits)
-	if err != nil && a.Is4() {
-		// A dotted netmask, as fail2ban accepts.
-		m, merr := netip.ParseAddr(bits)
-		if merr == nil && m.Is4() {
-			n, err = maskBits(m.As4())
-		}
-	}
-	if err != nil || n < 0 || n > a.BitLen() {
-		return netip.Prefix{}, fmt.Errorf("invalid network %q", s)
-	}
-	return netip.PrefixFrom(a, n).Masked(), nil
-}
-
-// maskBits returns the prefix length of a contiguous IPv4 netmask.
-func maskBits(m [4]byte) (int, error) {
-	v := uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3])
-	n := 0
-	for v&0x80000000 != 0 {
-		n++
-		v <<= 1
-	}
-	if v != 0 {
-		return 0, fmt.Errorf("non-contiguous netmask")
-	}
-	return n, nil
-}
-
-// isHostName reports whether s looks like a DNS name.
-func isHostName(s string) bool {
-	letter := false
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-			letter = true
-		case r >= '0' && r <= '9', r == '-', r == '.', r == '_':
-		default:
-			return false
-		}
-	}
-	return letter && len(s) <= 253
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -107,31 +106,6 @@ func TestParsePorts(t *testing.T) {
 	}
 	if s := (PortRange{1, 2}).String() + " " + (PortRange{22, 22}).String(); s != "1:2 22" {
 		t.Errorf("String: %q", s)
-	}
-}
-
-func TestParseIgnoreIP(t *testing.T) {
-	got, err := parseIgnoreIP("127.0.0.1/8 ::1, 192.0.2.7\n2001:db8::/32 198.51.100.0/255.255.255.0 ::ffff:192.0.2.9 fe80::1%eth0 mail.example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []ignoreItem{
-		{prefix: netip.MustParsePrefix("127.0.0.0/8")},
-		{prefix: netip.MustParsePrefix("::1/128")},
-		{prefix: netip.MustParsePrefix("192.0.2.7/32")},
-		{prefix: netip.MustParsePrefix("2001:db8::/32")},
-		{prefix: netip.MustParsePrefix("198.51.100.0/24")},
-		{prefix: netip.MustParsePrefix("192.0.2.9/32")},
-		{prefix: netip.MustParsePrefix("fe80::1/128")},
-		{host: "mail.example.org"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %v\nwant %v", got, want)
-	}
-	for _, bad := range []string{"192.0.2.0/33", "192.0.2.0/255.0.255.0", "2001:db8::/x", "192.0.2.300", "a b/c", "not_an@address"} {
-		if got, err := parseIgnoreIP(bad); err == nil {
-			t.Errorf("%q = %v, want an error", bad, got)
-		}
 	}
 }
 

@@ -58,6 +58,9 @@ type BanRequest struct {
 	Jail    string   `json:"jail"`
 	Targets []string `json:"targets"` // addresses or CIDR prefixes
 	Force   bool     `json:"force,omitempty"`
+	// Client is the address of the SSH connection the request was made
+	// over, if any: gaol refuses to ban it without Force.
+	Client string `json:"client,omitempty"`
 }
 
 // UnbanRequest asks to lift bans.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 
@@ -57,7 +58,7 @@ func (d *Daemon) jailStatus(name string, withBans bool) (control.JailStatus, err
 	}
 	js := control.JailStatus{
 		Name: name, Filter: rt.cfg.Filter.Name,
-		Files: slices.Clone(rt.files), MissingFiles: slices.Clone(rt.missing),
+		Files: slices.Clone(rt.files), MissingFiles: missingFiles(rt),
 		CurrentlyFailed: st.CurrentlyFailed, TotalFailed: st.TotalFailed,
 		CurrentlyBanned: st.CurrentlyBanned, TotalBanned: st.TotalBanned,
 	}
@@ -138,6 +139,22 @@ func (d *Daemon) Ban(ctx context.Context, r control.BanRequest) (control.BanResu
 	ps, err := parseTargets(r.Targets)
 	if err != nil {
 		return control.BanResult{}, err
+	}
+	guard := d.guard
+	if r.Client != "" {
+		c, err := netip.ParseAddr(r.Client)
+		if err != nil {
+			return control.BanResult{}, fmt.Errorf("%w: client address %q: %v", control.ErrInvalid, r.Client, err)
+		}
+		guard = guard.WithClient(c)
+	}
+	if !r.Force {
+		// The lockout guard: never ban an administrator's own session.
+		for _, p := range ps {
+			if reason, refused := guard.Check(p); refused {
+				return control.BanResult{}, fmt.Errorf("%w: %s", control.ErrRefused, reason)
+			}
+		}
 	}
 	var res control.BanResult
 	err = d.do(ctx, func() error {
@@ -346,4 +363,15 @@ func storeBan(b store.Ban) control.Ban {
 		Permanent: b.End.IsZero(), Failures: b.Failures, Manual: b.Manual, Matches: b.Matches,
 		Count: b.Count, Category: b.Category, EndedAt: b.EndedAt, EndReason: b.EndReason,
 	}
+}
+
+// missingFiles lists the log paths of a jail that do not exist now.
+func missingFiles(rt *jailRuntime) []string {
+	var out []string
+	for _, m := range rt.missing {
+		if _, err := os.Stat(m); err != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

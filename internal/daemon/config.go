@@ -3,12 +3,13 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 
 	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/engine/formula"
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
 )
 
@@ -22,6 +23,11 @@ func Load(dir string) (*config.Config, map[string]*match.Filter, error) {
 	}
 	filters := map[string]*match.Filter{}
 	for _, j := range cfg.Enabled() {
+		if j.Increment != nil {
+			if _, err := compileFormula(j.Increment.Formula); err != nil {
+				return nil, nil, err
+			}
+		}
 		if j.Recidive {
 			continue // fed with bans, not log lines
 		}
@@ -81,6 +87,19 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 	jails := map[string]*jailRuntime{}
 	for _, j := range cfg.Enabled() {
 		rt := &jailRuntime{cfg: j, filter: filters[j.Name]}
+		rt.ignore.spec = j.Ignore
+		if d.opts.LocalAddrs != nil {
+			rt.ignore.spec.LocalAddrs = d.opts.LocalAddrs
+		}
+		d.resolveIgnore(context.Background(), j.Name, rt)
+		if cc := j.IgnoreCommand; cc != nil {
+			cc.Now = d.now
+			cmd, err := ignore.NewCommand(*cc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: jail %q: ignorecommand: %w", j.Loc, j.Name, err)
+			}
+			rt.command = cmd
+		}
 		if j.Recidive {
 			jails[j.Name] = rt
 			continue
@@ -104,7 +123,6 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 // jails that remain, bans of removed jails end, and the firewall gets the
 // new set of jails.
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string]*jailRuntime) error {
-	var local []netip.Prefix
 	var ecfgs []engine.JailConfig
 	var fjails []firewall.Jail
 	names := make([]string, 0, len(jails))
@@ -114,22 +132,14 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 	slices.Sort(names)
 	for _, n := range names {
 		j := jails[n].cfg
-		ignore := slices.Clone(j.IgnoreIP)
-		if j.IgnoreSelf {
-			if local == nil {
-				var err error
-				if local, err = d.opts.LocalAddrs(); err != nil {
-					return err
-				}
-			}
-			ignore = append(ignore, local...)
-		}
+		set := d.ignoreSet(jails[n])
+		jails[n].ignore.set.Store(set)
 		bantime := j.BanTime
 		if bantime < 0 {
 			bantime = engine.Permanent
 		}
 		ec := engine.JailConfig{
-			Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: ignore,
+			Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: set,
 			Prefix4: j.BanPrefix4, Prefix6: j.BanPrefix6, Recidive: j.Recidive,
 		}
 		for _, w := range j.Windows {
@@ -179,5 +189,11 @@ func compileFormula(e config.Expr) (engine.Formula, error) {
 	if e.Src == "" {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("%s: bantime.formula: custom formulas are not supported yet", e.Loc)
+	x, err := formula.Compile(e.Src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bantime.formula: %w", e.Loc, err)
+	}
+	return func(banTime float64, count int, factor float64) (float64, error) {
+		return x.Eval(formula.Vars{Time: banTime, Count: count, Factor: factor})
+	}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/store"
 )
@@ -57,7 +58,12 @@ type Options struct {
 	Now       func() time.Time // default time.Now
 	// LocalAddrs lists this machine's addresses, for ignoreself; nil means
 	// ask the kernel.
-	LocalAddrs func() ([]netip.Prefix, error)
+	LocalAddrs func() ([]netip.Addr, error)
+	// Resolver resolves host names in ignoreip; nil means the system's.
+	Resolver ignore.Resolver
+	// Utmp is the utmp file listing logged-in sessions, whose addresses
+	// are never banned; "" means the system's.
+	Utmp string
 	// Poll is the sources' fallback polling interval (default 1 s).
 	Poll time.Duration
 	// PurgeAge is how long ended bans are kept in the store (default
@@ -79,12 +85,15 @@ type Daemon struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	eng     *engine.Engine
-	cfg     *config.Config
-	jails   map[string]*jailRuntime
-	pipe    *pipeline
-	offsets map[string]store.Offset // read positions processed, not yet saved
-	resync  bool                    // the firewall missed a change: replace it whole
+	eng       *engine.Engine
+	cfg       *config.Config
+	jails     map[string]*jailRuntime
+	pipe      *pipeline
+	offsets   map[string]store.Offset // read positions processed, not yet saved
+	resync    bool                    // the firewall missed a change: replace it whole
+	guard     *ignore.Guard
+	sessions  []netip.Addr // of logged-in remote sessions, sorted
+	resolving bool         // ignore lists are being refreshed
 
 	events chan event
 	calls  chan call
@@ -95,6 +104,8 @@ type jailRuntime struct {
 	filter  *match.Filter
 	files   []string // expanded log paths
 	missing []string // log paths that do not exist (yet)
+	ignore  jailIgnore
+	command *ignore.Command // ignorecommand; nil if none
 }
 
 // call is a function the loop runs on behalf of another goroutine.
@@ -114,9 +125,6 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.LocalAddrs == nil {
-		opts.LocalAddrs = localAddrs
-	}
 	if opts.PurgeAge <= 0 {
 		opts.PurgeAge = DefaultPurgeAge
 	}
@@ -130,6 +138,8 @@ func New(opts Options) (*Daemon, error) {
 		calls:   make(chan call),
 	}
 	d.eng = engine.New(d.now)
+	d.guard = ignore.NewGuard(opts.Utmp)
+	d.guard.Now, d.guard.Logger = d.now, d.log
 	return d, nil
 }
 
@@ -203,6 +213,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-purge.C:
 			d.purge(ctx)
 		case <-tick.C:
+			d.refreshIgnore(ctx)
 			d.expire(ctx)
 			d.flushOffsets(ctx)
 			if d.resync {
@@ -532,15 +543,6 @@ func untilString(end time.Time) string {
 		return "permanent"
 	}
 	return end.Format(time.RFC3339)
-}
-
-// localAddrs lists the addresses of this machine's interfaces.
-func localAddrs() ([]netip.Prefix, error) {
-	ifs, err := netInterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("listing local addresses for ignoreself: %w", err)
-	}
-	return ifs, nil
 }
 
 func expandLogPaths(globs []string) (files, missing []string) {

@@ -102,14 +102,15 @@ func (f *fakeFirewall) set(jail string) map[netip.Prefix]time.Duration {
 
 // env is a daemon running on a temporary config, log and database.
 type env struct {
-	t     *testing.T
-	dir   string
-	etc   string
-	db    *sqlite.Store
-	fw    *fakeFirewall
-	d     *Daemon
-	clock *fakeClock
-	stop  func()
+	resolver *fakeResolver
+	t        *testing.T
+	dir      string
+	etc      string
+	db       *sqlite.Store
+	fw       *fakeFirewall
+	d        *Daemon
+	clock    *fakeClock
+	stop     func()
 }
 
 type fakeClock struct {
@@ -126,7 +127,8 @@ func (c *fakeClock) now() time.Time {
 func newEnv(t *testing.T, jailLocal string) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, etc: filepath.Join(dir, "etc"), fw: newFakeFirewall(), clock: &fakeClock{t: time.Now().Truncate(time.Second)}}
+	e := &env{t: t, dir: dir, etc: filepath.Join(dir, "etc"), fw: newFakeFirewall(), clock: &fakeClock{t: time.Now().Truncate(time.Second)},
+		resolver: &fakeResolver{names: map[string][]netip.Addr{}}}
 	os.MkdirAll(e.etc, 0o755)
 	e.writeConfig(jailLocal)
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "gaol.db"))
@@ -155,7 +157,9 @@ func (e *env) start() {
 		Firewall:   e.fw,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:        e.clock.now,
-		LocalAddrs: func() ([]netip.Prefix, error) { return []netip.Prefix{netip.MustParsePrefix("192.0.2.99/32")}, nil },
+		LocalAddrs: func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
+		Resolver:   e.resolver,
+		Utmp:       filepath.Join(e.dir, "utmp"),
 		Ready:      func() { close(ready) },
 	})
 	if err != nil {
@@ -217,6 +221,36 @@ func (e *env) waitJail(name string, cond func(control.JailStatus) bool) control.
 			e.t.Fatalf("jail %s: condition not reached: %+v", name, js)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// fakeResolver resolves host names from a table.
+type fakeResolver struct {
+	mu    sync.Mutex
+	names map[string][]netip.Addr
+}
+
+func (r *fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []netip.Addr
+	for _, a := range r.names[host] {
+		if network == "ip" || network == "ip4" && a.Is4() || network == "ip6" && a.Is6() {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("lookup %s: no such host", host)
+	}
+	return out, nil
+}
+
+func (r *fakeResolver) set(host string, addrs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names[host] = nil
+	for _, a := range addrs {
+		r.names[host] = append(r.names[host], netip.MustParseAddr(a))
 	}
 }
 

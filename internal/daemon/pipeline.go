@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
+	"net/netip"
 	"runtime"
 	"sort"
 	"strings"
@@ -119,7 +121,7 @@ const parallelLines = 2048
 func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntime, batches <-chan source.Batch) {
 	ms := make([]*lineMatcher, runtime.GOMAXPROCS(0))
 	for i := range ms {
-		ms[i] = newLineMatcher(jails)
+		ms[i] = newLineMatcher(jails, d.log)
 	}
 	results := make([][]jailFailure, len(ms))
 	for b := range batches {
@@ -130,13 +132,13 @@ func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntim
 		}
 		now := d.now()
 		if len(b.Lines) < parallelLines || len(ms) == 1 {
-			ev.failures = ms[0].match(b.Lines, now, nil)
+			ev.failures = ms[0].match(ctx, b.Lines, now, nil)
 		} else {
 			var wg sync.WaitGroup
 			per := (len(b.Lines) + len(ms) - 1) / len(ms)
 			for i, m := range ms {
 				lo, hi := min(i*per, len(b.Lines)), min((i+1)*per, len(b.Lines))
-				wg.Go(func() { results[i] = m.match(b.Lines[lo:hi], now, results[i][:0]) })
+				wg.Go(func() { results[i] = m.match(ctx, b.Lines[lo:hi], now, results[i][:0]) })
 			}
 			wg.Wait()
 			for _, r := range results {
@@ -160,10 +162,11 @@ type lineMatcher struct {
 	jails []*jailRuntime
 	det   *date.Detector
 	now   time.Time
+	log   *slog.Logger
 }
 
-func newLineMatcher(jails []*jailRuntime) *lineMatcher {
-	m := &lineMatcher{jails: jails}
+func newLineMatcher(jails []*jailRuntime, log *slog.Logger) *lineMatcher {
+	m := &lineMatcher{jails: jails, log: log}
 	// The detector infers years against "now"; one reading of the clock
 	// per batch is precise enough and saves a clock read per line.
 	m.det = date.NewDetector(func() time.Time { return m.now }, time.Local)
@@ -171,13 +174,16 @@ func newLineMatcher(jails []*jailRuntime) *lineMatcher {
 }
 
 // match appends the failures found in lines to out.
-func (m *lineMatcher) match(lines []string, now time.Time, out []jailFailure) []jailFailure {
+func (m *lineMatcher) match(ctx context.Context, lines []string, now time.Time, out []jailFailure) []jailFailure {
 	m.now = now
 	for _, raw := range lines {
 		l := match.Prepare(raw, m.det)
 		for _, j := range m.jails {
 			r := j.filter.Match(l)
 			if !r.Matched {
+				continue
+			}
+			if j.command != nil && m.commandIgnores(ctx, j, r.Addr) {
 				continue
 			}
 			// Lines of a batch share one buffer: copy what is kept.
@@ -189,4 +195,22 @@ func (m *lineMatcher) match(lines []string, now time.Time, out []jailFailure) []
 		}
 	}
 	return out
+}
+
+// commandIgnores runs the jail's ignorecommand for addr (answers are
+// cached), unless the address is ignored anyway. Running it here, in the
+// matcher, keeps a slow command from holding up the other jails' bans.
+func (m *lineMatcher) commandIgnores(ctx context.Context, j *jailRuntime, addr netip.Addr) bool {
+	if s := j.ignore.set.Load(); s != nil && s.Contains(addr) {
+		return false // the engine ignores it without asking
+	}
+	ignored, err := j.command.Ignored(ctx, addr)
+	if err != nil {
+		m.log.Warn("ignorecommand failed; the address is not ignored", "jail", j.cfg.Name, "addr", addr, "err", err)
+		return false
+	}
+	if ignored {
+		m.log.Debug("ignored by ignorecommand", "jail", j.cfg.Name, "addr", addr)
+	}
+	return ignored
 }

@@ -63,11 +63,12 @@ func (e *Engine) recordBan(jail string, p netip.Prefix, now time.Time) int {
 }
 
 // banTime is the length of the ban of a prefix banned count times before;
-// a negative result means permanent.
+// a negative result means permanent. As in fail2ban, the first ban lasts
+// the jail's bantime, and later ones at least as long.
 func (e *Engine) banTime(j *jail, count int) time.Duration {
 	base := j.cfg.BanTime
 	inc := j.cfg.Increment
-	if base < 0 || inc == nil {
+	if base < 0 || inc == nil || count == 0 {
 		return base
 	}
 	secs := base.Seconds()
@@ -78,14 +79,16 @@ func (e *Engine) banTime(j *jail, count int) time.Duration {
 	var t float64
 	switch {
 	case len(inc.Multipliers) > 0:
-		t = secs * inc.Multipliers[min(count, len(inc.Multipliers)-1)]
+		t = secs * factor * inc.Multipliers[min(count, len(inc.Multipliers)-1)]
 	case inc.Formula != nil:
-		var err error
-		if t, err = inc.Formula(secs, count, factor); err != nil || math.IsNaN(t) || t <= 0 {
-			t = secs // a formula that fails must not unban: fall back to the base
+		f, err := inc.Formula(secs, count, factor)
+		if err != nil || math.IsNaN(f) {
+			f = secs // a formula that fails must not shorten a ban
 		}
+		t = max(secs, f)
 	default:
-		t, _ = DefaultFormula(secs, count, factor)
+		f, _ := DefaultFormula(secs, count, factor)
+		t = max(secs, f)
 	}
 	if inc.MaxTime > 0 {
 		t = min(t, inc.MaxTime.Seconds())

@@ -45,9 +45,10 @@ type JailConfig struct {
 	// Prefix4 and Prefix6 are the prefix lengths failures are counted and
 	// banned by; 0 means the whole address.
 	Prefix4, Prefix6 int
-	// Ignore lists prefixes that are never banned: ignoreip, plus the local
-	// addresses when the jail has ignoreself.
-	Ignore []netip.Prefix
+	// Ignore holds the addresses never banned: ignoreip, the local
+	// addresses when the jail has ignoreself, logged-in administrators.
+	// Nil ignores nothing.
+	Ignore IgnoreSet
 	// Increment, if set, makes repeated bans of a prefix longer.
 	Increment *Increment
 	// Subnet, if set, bans a whole subnet when enough of its addresses
@@ -55,6 +56,12 @@ type JailConfig struct {
 	Subnet *SubnetRule
 	// Recidive jails count the bans of the other jails as failures.
 	Recidive bool
+}
+
+// IgnoreSet holds the addresses a jail never bans.
+type IgnoreSet interface {
+	Contains(netip.Addr) bool
+	Overlaps(netip.Prefix) bool
 }
 
 // Window is a (maxretry, findtime) pair.
@@ -334,7 +341,6 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 		delete(e.jails, name)
 	}
 	for _, c := range cfgs {
-		c.Ignore = slices.Clone(c.Ignore)
 		c.Windows = slices.Clone(c.Windows)
 		j, ok := e.jails[c.Name]
 		if !ok {
@@ -490,22 +496,23 @@ func (j *jail) banned(addr netip.Addr) *banEntry {
 }
 
 func (j *jail) ignored(addr netip.Addr) bool {
-	for _, p := range j.cfg.Ignore {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return j.cfg.Ignore != nil && j.cfg.Ignore.Contains(addr)
 }
 
 // ignoredPrefix reports whether banning p would ban an ignored address.
 func (j *jail) ignoredPrefix(p netip.Prefix) bool {
-	for _, ig := range j.cfg.Ignore {
-		if ig.Overlaps(p) {
-			return true
-		}
+	return j.cfg.Ignore != nil && j.cfg.Ignore.Overlaps(p)
+}
+
+// SetIgnore replaces the ignore set of a jail, keeping everything else:
+// host names in ignoreip resolve to new addresses, administrators log in.
+func (e *Engine) SetIgnore(jailName string, set IgnoreSet) error {
+	j, ok := e.jails[jailName]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownJail, jailName)
 	}
-	return false
+	j.cfg.Ignore = set
+	return nil
 }
 
 func canonical(p netip.Prefix) netip.Prefix {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/ignore"
 )
 
 // clock is a fake clock the tests move by hand.
@@ -26,9 +29,17 @@ func newEngine(t *testing.T, cfgs ...JailConfig) (*Engine, *clock) {
 	return e, c
 }
 
+// baseIgnore is what sshd() ignores.
+var baseIgnore = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("203.0.113.0/24")}
+
 func sshd() JailConfig {
 	return JailConfig{Name: "sshd", MaxRetry: 5, FindTime: 10 * time.Minute, BanTime: 10 * time.Minute,
-		Ignore: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("203.0.113.0/24")}}
+		Ignore: ignore.NewSet(baseIgnore...)}
+}
+
+// withIgnore returns sshd's ignore set plus more prefixes.
+func withIgnore(more ...netip.Prefix) IgnoreSet {
+	return ignore.NewSet(append(slices.Clone(baseIgnore), more...)...)
 }
 
 // step is one failure in a scenario: the clock advances by after, then addr fails.

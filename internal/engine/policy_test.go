@@ -28,7 +28,7 @@ func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func TestIPv6Prefix(t *testing.T) {
 	cfg := sshd()
 	cfg.Prefix6 = 64
-	cfg.Ignore = append(cfg.Ignore, mustPrefix("2001:db8:0:9::5/128"))
+	cfg.Ignore = withIgnore(mustPrefix("2001:db8:0:9::5/128"))
 	e, _ := newEngine(t, cfg)
 	// Failures of addresses in one /64 count together and ban the /64.
 	for i, a := range []string{"2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::ffff:1"} {
@@ -67,11 +67,13 @@ func TestIncrement(t *testing.T) {
 		want []time.Duration // ban times of the 1st, 2nd, ... ban
 	}{
 		{"default formula", Increment{}, 10 * time.Minute, []time.Duration{10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 80 * time.Minute}},
-		{"factor", Increment{Factor: 2}, 10 * time.Minute, []time.Duration{20 * time.Minute, 40 * time.Minute}},
+		{"factor", Increment{Factor: 2}, 10 * time.Minute, []time.Duration{10 * time.Minute, 40 * time.Minute, 80 * time.Minute}},
 		{"maxtime", Increment{MaxTime: 30 * time.Minute}, 10 * time.Minute, []time.Duration{10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 30 * time.Minute}},
 		{"multipliers, the last repeats", Increment{Multipliers: []float64{1, 5, 30}}, 10 * time.Minute, []time.Duration{10 * time.Minute, 50 * time.Minute, 300 * time.Minute, 300 * time.Minute}},
-		{"rndtime", Increment{RndTime: 10 * time.Minute}, 10 * time.Minute, []time.Duration{15 * time.Minute, 25 * time.Minute}},
-		{"custom formula", Increment{Formula: func(bt float64, n int, f float64) (float64, error) { return bt * float64(n+1) * 3 * f, nil }}, time.Minute, []time.Duration{3 * time.Minute, 6 * time.Minute, 9 * time.Minute}},
+		{"rndtime, not on the first ban", Increment{RndTime: 10 * time.Minute}, 10 * time.Minute, []time.Duration{10 * time.Minute, 25 * time.Minute}},
+		{"custom formula", Increment{Formula: func(bt float64, n int, f float64) (float64, error) { return bt * float64(n+1) * 3 * f, nil }}, time.Minute, []time.Duration{time.Minute, 6 * time.Minute, 9 * time.Minute}},
+		{"a formula never shortens a ban", Increment{Formula: func(bt float64, n int, f float64) (float64, error) { return 1, nil }}, time.Minute, []time.Duration{time.Minute, time.Minute}},
+		{"multipliers with factor", Increment{Multipliers: []float64{1, 2}, Factor: 3}, time.Minute, []time.Duration{time.Minute, 6 * time.Minute, 6 * time.Minute}},
 		{"failing formula falls back to bantime", Increment{Formula: formulaErr}, time.Minute, []time.Duration{time.Minute, time.Minute}},
 		{"permanent stays permanent", Increment{}, Permanent, []time.Duration{0, 0}},
 	}
@@ -171,7 +173,7 @@ func TestSubnetEscalation(t *testing.T) {
 	cfg.MaxRetry = 1
 	cfg.Prefix6 = 64
 	cfg.Subnet = &SubnetRule{Count: 3, Window: time.Hour}
-	cfg.Ignore = append(cfg.Ignore, mustPrefix("2001:db8:9::1/128"))
+	cfg.Ignore = withIgnore(mustPrefix("2001:db8:9::1/128"))
 	e, c := newEngine(t, cfg)
 	_, ds := failN(t, e, "sshd", "198.51.100.1", 1)
 	c.advance(10 * time.Minute)
@@ -267,5 +269,23 @@ func TestConfigValidation(t *testing.T) {
 		if _, err := New(time.Now).Configure([]JailConfig{cfg}); err == nil {
 			t.Errorf("case %d accepted: %+v", i, cfg)
 		}
+	}
+}
+
+func TestSetIgnore(t *testing.T) {
+	e, _ := newEngine(t, sshd())
+	failN(t, e, "sshd", "198.51.100.4", 4)
+	if err := e.SetIgnore("sshd", withIgnore(mustPrefix("198.51.100.0/24"))); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := failN(t, e, "sshd", "198.51.100.4", 1); out != Ignored {
+		t.Fatalf("newly ignored address: %v", out)
+	}
+	if err := e.SetIgnore("nope", nil); !errors.Is(err, ErrUnknownJail) {
+		t.Fatal(err)
+	}
+	e.SetIgnore("sshd", nil)
+	if out, _ := failN(t, e, "sshd", "127.0.0.1", 1); out != Counted {
+		t.Fatalf("nil ignore set: %v", out)
 	}
 }

@@ -1,0 +1,197 @@
+// Command gen builds gaol's built-in ASN table from the npm package
+// @ip-location-db/asn (CC BY 4.0: RouteViews, DB-IP, NRO).
+//
+// It runs `npm pack` into a temporary directory (or reads a tarball given
+// with -tgz), parses asn-ipv4.csv and asn-ipv6.csv and writes the compact
+// table read by package asn together with a Go file naming the data's
+// version. Run it through `go generate ./internal/geo/asn`.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"go/format"
+	"io"
+	"log"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gaol-project/gaol/internal/geo/asn"
+)
+
+func main() {
+	pkg := flag.String("pkg", "@ip-location-db/asn", "npm package (name or name@version) to fetch with npm pack")
+	tgz := flag.String("tgz", "", "read this package tarball instead of running npm pack")
+	out := flag.String("out", "asn.bin.gz", "table to write")
+	version := flag.String("version", "version_gen.go", "Go file naming the data's version to write")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("asn/gen: ")
+	if err := run(*pkg, *tgz, *out, *version); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(pkg, tgz, out, versionFile string) error {
+	if tgz == "" {
+		dir, err := os.MkdirTemp("", "gaol-asn-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if tgz, err = npmPack(pkg, dir); err != nil {
+			return err
+		}
+	}
+	p, err := readPackage(tgz)
+	if err != nil {
+		return err
+	}
+	t, err := asn.NewTable(p.ranges)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := t.WriteTo(&buf); err != nil {
+		return fmt.Errorf("encoding table: %w", err)
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	src, err := versionSource(p.name, p.version, p.license)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(versionFile, src, 0o644); err != nil {
+		return err
+	}
+	v4, v6, systems := t.Len()
+	log.Printf("%s@%s: %d ranges -> %d IPv4 and %d IPv6 entries, %d AS; %s is %d bytes",
+		p.name, p.version, len(p.ranges), v4, v6, systems, out, buf.Len())
+	return nil
+}
+
+// npmPack fetches pkg's tarball into dir and returns its path.
+func npmPack(pkg, dir string) (string, error) {
+	cmd := exec.Command("npm", "pack", "--silent", pkg)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("npm pack %s: %w", pkg, err)
+	}
+	lines := strings.Fields(string(outb))
+	if len(lines) == 0 {
+		return "", fmt.Errorf("npm pack %s: no tarball named", pkg)
+	}
+	return filepath.Join(dir, lines[len(lines)-1]), nil
+}
+
+type pkgData struct {
+	name, version, license string
+	ranges                 []asn.Range
+}
+
+func readPackage(path string) (*pkgData, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	tr := tar.NewReader(zr)
+	p := &pkgData{}
+	seen := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		switch name := strings.TrimPrefix(h.Name, "package/"); name {
+		case "package.json":
+			var meta struct{ Name, Version, License string }
+			if err := json.NewDecoder(tr).Decode(&meta); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			p.name, p.version, p.license = meta.Name, meta.Version, meta.License
+		case "asn-ipv4.csv", "asn-ipv6.csv":
+			rs, err := parseCSV(tr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			p.ranges = append(p.ranges, rs...)
+			seen[name] = true
+		}
+	}
+	if p.version == "" || !seen["asn-ipv4.csv"] || !seen["asn-ipv6.csv"] {
+		return nil, fmt.Errorf("%s: package.json, asn-ipv4.csv or asn-ipv6.csv missing", path)
+	}
+	return p, nil
+}
+
+// parseCSV reads rows of first,last,asn,organisation.
+func parseCSV(r io.Reader) ([]asn.Range, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 4
+	cr.ReuseRecord = true
+	var out []asn.Range
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		first, err1 := netip.ParseAddr(rec[0])
+		last, err2 := netip.ParseAddr(rec[1])
+		n, err3 := strconv.ParseUint(rec[2], 10, 32)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		out = append(out, asn.Range{First: first, Last: last, ASN: uint32(n), Org: strings.Join(strings.Fields(rec[3]), " ")})
+	}
+}
+
+var dated = regexp.MustCompile(`\.(\d{4})(\d{2})(\d{2})\d*$`)
+
+func versionSource(name, version, license string) ([]byte, error) {
+	date := ""
+	if m := dated.FindStringSubmatch(version); m != nil {
+		date = m[1] + "-" + m[2] + "-" + m[3]
+	}
+	src := fmt.Sprintf(`// Code generated by gen from the npm package %[1]s; DO NOT EDIT.
+
+package asn
+
+// The data set the built-in table was generated from.
+const (
+	// DataPackage is the npm package the table comes from.
+	DataPackage = %[1]q
+	// DataVersion is that package's version.
+	DataVersion = %[2]q
+	// DataDate is the day the data was published (from its version).
+	DataDate = %[3]q
+	// DataLicense is the package's licence statement.
+	DataLicense = %[4]q
+)
+`, name, version, date, license)
+	return format.Source([]byte(src))
+}
