@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/daemon"
 	"github.com/gaol-project/gaol/internal/firewall/nft"
+	"github.com/gaol-project/gaol/internal/geo"
 	"github.com/gaol-project/gaol/internal/store/sqlite"
 )
 
@@ -32,6 +34,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	purgeAge := fs.String("purge-age", "90d", "how long ended bans are kept in the database (bantime.increment counts the bans within it)")
+	cityDB := fs.String("city-db", "", "an mmdb file (DB-IP Lite City or GeoLite2-City) for the cities and coordinates of banned addresses")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -76,6 +79,15 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		Logger:    log,
 		PurgeAge:  purge,
 	}
+	locator, err := geo.New(geo.Options{CityDB: *cityDB})
+	if err != nil {
+		return fmt.Errorf("--city-db: %w", err)
+	}
+	defer locator.Close()
+	opts.Geo = locator
+	// The built-in ASN table is decoded on first use; do it now, not at
+	// the first ban.
+	go locator.Lookup(netip.MustParseAddr("192.0.2.1"))
 	if !*dryRun {
 		fw, err := nft.Open(nft.Options{})
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/geo"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/store"
@@ -37,6 +38,11 @@ type Store interface {
 	PurgeHistory(ctx context.Context, before time.Time) (int, error)
 	Offset(ctx context.Context, path string) (store.Offset, bool, error)
 	SaveOffsets(ctx context.Context, offs []store.Offset) error
+}
+
+// Locator tells where an address is.
+type Locator interface {
+	Lookup(addr netip.Addr) geo.Info
 }
 
 // Firewall enforces bans; it is a cache of the store.
@@ -64,6 +70,9 @@ type Options struct {
 	// Utmp is the utmp file listing logged-in sessions, whose addresses
 	// are never banned; "" means the system's.
 	Utmp string
+	// Geo attributes banned addresses (country, network, place) when
+	// they are banned, so that history keeps its attribution; nil: none.
+	Geo Locator
 	// Poll is the sources' fallback polling interval (default 1 s).
 	Poll time.Duration
 	// PurgeAge is how long ended bans are kept in the store (default
@@ -283,7 +292,7 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 			add = append(add, store.Ban{
 				Jail: dec.Jail, Prefix: dec.Prefix, Start: dec.Start, End: dec.End,
 				Failures: dec.Failures, Matches: dec.Matches, Manual: dec.Manual,
-				Count: dec.Count, Category: dec.Category,
+				Count: dec.Count, Category: dec.Category, Geo: d.locate(dec.Prefix),
 			})
 		case engine.Unban:
 			at := d.now()
@@ -586,4 +595,17 @@ func activeBan(b store.Ban) engine.ActiveBan {
 		Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End,
 		Failures: b.Failures, Manual: b.Manual, Count: b.Count, Category: b.Category,
 	}
+}
+
+// locate attributes a banned prefix by its first address.
+func (d *Daemon) locate(p netip.Prefix) store.Geo {
+	if d.opts.Geo == nil {
+		return store.Geo{}
+	}
+	return StoreGeo(d.opts.Geo.Lookup(p.Addr()))
+}
+
+// StoreGeo converts a lookup result to what the store keeps.
+func StoreGeo(g geo.Info) store.Geo {
+	return store.Geo{Country: g.Country, ASN: g.ASN, Org: g.Org, City: g.City, Lat: g.Lat, Lon: g.Lon, HasCoords: g.HasCoords, RDNS: g.RDNS}
 }

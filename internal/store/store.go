@@ -21,8 +21,20 @@ type Ban struct {
 	Manual    bool
 	Count     int       // the how-manieth ban of this prefix in this jail (1 = first)
 	Category  string    // what kind of attack, if the filter says
+	Geo       Geo       // where the address is, as known when it was banned
 	EndedAt   time.Time // zero = not ended
 	EndReason string    // "expired", "unbanned", "replaced", "jail removed"
+}
+
+// Geo is the attribution of an address: country, network, place.
+type Geo struct {
+	Country   string // ISO 3166 alpha-2
+	ASN       uint32
+	Org       string
+	City      string
+	Lat, Lon  float64
+	HasCoords bool
+	RDNS      string
 }
 
 // End ends the active bans of a prefix.
@@ -39,6 +51,7 @@ type Offset struct {
 	Inode  uint64
 	Offset int64
 	Head   uint64 // hash of the file's first line; 0 = unknown
+	Cursor string // for the journal: the cursor of the last entry read
 }
 
 // BanCount is how often a prefix was banned in a jail.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -23,7 +24,9 @@ const (
 	reasonUnbanned = "unbanned"
 )
 
-const banColumns = `id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count, ended_ns, end_reason`
+const banColumns = `id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count, ` + geoColumns + `, ended_ns, end_reason`
+
+const geoColumns = `country, asn, org, city, lat, lon, rdns`
 
 // insertChunk is how many bans one INSERT statement carries; per-statement
 // costs dominate otherwise.
@@ -146,12 +149,12 @@ func (a *adder) endActive(r newBan) error {
 }
 
 func (a *adder) insert(rows []newBan) error {
-	const cols = 11
+	const cols = 18
 	st, ok := a.stmts[len(rows)]
 	if !ok {
 		var err error
 		st, err = a.tx.PrepareContext(a.ctx, `INSERT INTO bans
-			(id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count)
+			(id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count, `+geoColumns+`)
 			VALUES `+placeholders(len(rows), cols))
 		if err != nil {
 			return err
@@ -161,9 +164,11 @@ func (a *adder) insert(rows []newBan) error {
 	args := make([]any, 0, cols*len(rows))
 	for i := range rows {
 		r := &rows[i]
+		g := &r.b.Geo
 		args = append(args, a.next+int64(i), r.key.jail, r.key.lo[:], r.key.bits,
 			r.b.Start.UnixNano(), nullTime(r.b.End), r.b.Failures, r.m, r.b.Manual,
-			r.b.Category, max(r.b.Count, 1))
+			r.b.Category, max(r.b.Count, 1),
+			g.Country, int64(g.ASN), g.Org, g.City, nullFloat(g.Lat, g.HasCoords), nullFloat(g.Lon, g.HasCoords), g.RDNS)
 	}
 	if _, err := st.ExecContext(a.ctx, args...); err != nil {
 		return err
@@ -255,7 +260,7 @@ func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, err
 	}
 	// Active bans have no end yet: two columns fewer to read. The order
 	// is that of the index of active bans.
-	rows, err := s.db.QueryContext(ctx, `SELECT id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count `+
+	rows, err := s.db.QueryContext(ctx, `SELECT id, jail, lo, bits, start_ns, until_ns, failures, matches, manual, category, ban_count, `+geoColumns+` `+
 		where+` ORDER BY lo, bits, jail`, now.UnixNano())
 	if err != nil {
 		return nil, s.errorf("reading active bans: %w", err)
@@ -263,6 +268,24 @@ func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, err
 	bans, err := scanBans(rows, false, n, netip.Addr{})
 	if err != nil {
 		return nil, s.errorf("reading active bans: %w", err)
+	}
+	return bans, nil
+}
+
+// Bans returns every ban, active or ended, that started at or after since
+// (all of them for a zero since), oldest first: what reports are made of.
+func (s *Store) Bans(ctx context.Context, since time.Time) ([]store.Ban, error) {
+	from := int64(math.MinInt64)
+	if !since.IsZero() {
+		from = since.UnixNano()
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+banColumns+` FROM bans WHERE start_ns >= ? ORDER BY start_ns, id`, from)
+	if err != nil {
+		return nil, s.errorf("reading bans: %w", err)
+	}
+	bans, err := scanBans(rows, true, 0, netip.Addr{})
+	if err != nil {
+		return nil, s.errorf("reading bans: %w", err)
 	}
 	return bans, nil
 }
@@ -357,6 +380,10 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 	var (
 		jail, lo, matches sql.RawBytes
 		category          sql.RawBytes
+		country, org      sql.RawBytes
+		city, rdns        sql.RawBytes
+		asn               int64
+		lat, lon          sql.NullFloat64
 		bits              int
 		start             int64
 		until, endedAt    sql.NullInt64
@@ -364,7 +391,8 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 	)
 	for rows.Next() {
 		var b store.Ban
-		dest := []any{&b.ID, &jail, &lo, &bits, &start, &until, &b.Failures, &matches, &b.Manual, &category, &b.Count}
+		dest := []any{&b.ID, &jail, &lo, &bits, &start, &until, &b.Failures, &matches, &b.Manual, &category, &b.Count,
+			&country, &asn, &org, &city, &lat, &lon, &rdns}
 		if ended {
 			dest = append(dest, &endedAt, &reason)
 		}
@@ -395,6 +423,10 @@ func scanBans(rows *sql.Rows, ended bool, size int, within netip.Addr) ([]store.
 		b.EndReason = reason.String
 		if len(category) > 0 {
 			b.Category = string(category)
+		}
+		b.Geo = store.Geo{Country: string(country), ASN: uint32(asn), Org: string(org), City: string(city), RDNS: string(rdns)}
+		if lat.Valid && lon.Valid {
+			b.Geo.Lat, b.Geo.Lon, b.Geo.HasCoords = lat.Float64, lon.Float64, true
 		}
 		if matches != nil {
 			b.Matches = decodeMatches(string(matches))
@@ -453,6 +485,10 @@ func ignoreDone(err error) error {
 		return nil
 	}
 	return err
+}
+
+func nullFloat(f float64, valid bool) sql.NullFloat64 {
+	return sql.NullFloat64{Float64: f, Valid: valid}
 }
 
 func nullTime(t time.Time) sql.NullInt64 {

@@ -157,6 +157,15 @@ var migrations = []string{
 	`ALTER TABLE bans ADD COLUMN category TEXT NOT NULL DEFAULT '';
 	ALTER TABLE bans ADD COLUMN ban_count INTEGER NOT NULL DEFAULT 1;
 	CREATE INDEX bans_start ON bans (start_ns);`,
+	// 3: where a banned address is, as known at ban time; journal cursors.
+	`ALTER TABLE bans ADD COLUMN country TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bans ADD COLUMN asn INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE bans ADD COLUMN org TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bans ADD COLUMN city TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bans ADD COLUMN lat REAL;
+	ALTER TABLE bans ADD COLUMN lon REAL;
+	ALTER TABLE bans ADD COLUMN rdns TEXT NOT NULL DEFAULT '';
+	ALTER TABLE offsets ADD COLUMN cursor TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate checks that the file is gaol's and brings its schema up to date.

@@ -142,8 +142,8 @@ func TestOpenCreates(t *testing.T) {
 	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if mode != "wal" || version != 2 {
-		t.Errorf("journal_mode %q, user_version %d; want wal, 2", mode, version)
+	if mode != "wal" || version != 3 {
+		t.Errorf("journal_mode %q, user_version %d; want wal, 3", mode, version)
 	}
 }
 
@@ -172,7 +172,7 @@ func TestOpenErrors(t *testing.T) {
 		}, "is not a gaol database (it is an SQLite database of another application)"},
 		{"newer schema", func(t *testing.T, path string) {
 			execSQL(t, path, "PRAGMA application_id = 1734438764", "PRAGMA user_version = 99", "CREATE TABLE later (x)")
-		}, "has schema version 99, newer than this gaol knows (2): upgrade gaol"},
+		}, "has schema version 99, newer than this gaol knows (3): upgrade gaol"},
 		{"directory", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o700); err != nil {
 				t.Fatal(err)
@@ -599,5 +599,38 @@ func TestBanCountsAndPurge(t *testing.T) {
 	}
 	if active, _ := s.ActiveBans(ctx, at(5)); len(active) != 1 || active[0].Prefix != p2 {
 		t.Fatalf("active after purge: %+v", active)
+	}
+}
+
+func TestGeoAndBans(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	g := store.Geo{Country: "NL", ASN: 64500, Org: "Example Hosting", City: "Amsterdam", Lat: 52.37, Lon: 4.89, HasCoords: true, RDNS: "scanner.example.net"}
+	_, err := s.AddBans(ctx, []store.Ban{
+		{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32"), Start: t0, End: t0.Add(time.Hour), Geo: g},
+		{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.2/32"), Start: t0.Add(time.Minute), Geo: store.Geo{Country: "DE"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Bans(ctx, time.Time{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("bans %+v %v", all, err)
+	}
+	if all[0].Geo != g || all[1].Geo != (store.Geo{Country: "DE"}) {
+		t.Fatalf("geo %+v / %+v", all[0].Geo, all[1].Geo)
+	}
+	if since, _ := s.Bans(ctx, t0.Add(time.Second)); len(since) != 1 || since[0].Prefix.String() != "192.0.2.2/32" {
+		t.Fatalf("since: %+v", since)
+	}
+	active, _ := s.ActiveBans(ctx, t0)
+	if len(active) != 2 || active[0].Geo != g {
+		t.Fatalf("active geo %+v", active)
+	}
+	if err := s.SaveOffsets(ctx, []store.Offset{{Path: "journal:_SYSTEMD_UNIT=ssh.service", Cursor: "s=abc;i=1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok, err := s.Offset(ctx, "journal:_SYSTEMD_UNIT=ssh.service"); err != nil || !ok || o.Cursor != "s=abc;i=1" {
+		t.Fatalf("cursor %+v %v %v", o, ok, err)
 	}
 }
