@@ -81,7 +81,14 @@ func renderJailStatus(w io.Writer, j control.JailStatus) {
 	fmt.Fprintln(w, "|- Filter")
 	fmt.Fprintf(w, "|  |- Currently failed:\t%d\n", j.CurrentlyFailed)
 	fmt.Fprintf(w, "|  |- Total failed:\t%d\n", j.TotalFailed)
-	fmt.Fprintf(w, "|  `- File list:\t%s\n", strings.Join(j.Files, " "))
+	switch {
+	case j.Journal != "":
+		fmt.Fprintf(w, "|  `- Journal matches:\t%s\n", j.Journal)
+	case j.Syslog != "":
+		fmt.Fprintf(w, "|  `- Syslog listener:\t%s\n", j.Syslog)
+	default:
+		fmt.Fprintf(w, "|  `- File list:\t%s\n", strings.Join(j.Files, " "))
+	}
 	fmt.Fprintln(w, "`- Actions")
 	fmt.Fprintf(w, "   |- Currently banned:\t%d\n", j.CurrentlyBanned)
 	fmt.Fprintf(w, "   |- Total banned:\t%d\n", j.TotalBanned)

@@ -445,7 +445,7 @@ func TestErrors(t *testing.T) {
 func TestDaemonErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "not-yet.log")
-	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\n", missing))
+	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nbackend = polling\nlogpath = %s\n", missing))
 	sock := filepath.Join(dir, "gaol.sock")
 	startDaemon(t, nil, sock, "--config", etc, "--db", filepath.Join(dir, "gaol.db"), "--dry-run")
 
@@ -485,4 +485,38 @@ func TestDaemonErrors(t *testing.T) {
 	if out := cli(t, sock, "reload"); !strings.Contains(out, "reloaded: 1 jails (sshd)") {
 		t.Errorf("reload:\n%s", out)
 	}
+}
+
+// TestStdinSource feeds a jail whose logpath is "-" through the daemon's
+// standard input.
+func TestStdinSource(t *testing.T) {
+	dir := t.TempDir()
+	etc := writeConfig(t, dir, "[sshd]\nenabled = true\nlogpath = -\nmaxretry = 2\n")
+	sock := filepath.Join(dir, "gaol.sock")
+	cmd := exec.Command(os.Args[0], "server", "--config", etc, "--db", filepath.Join(dir, "gaol.db"), "--socket", sock, "--dry-run")
+	cmd.Env = append(os.Environ(), "GAOL_TEST_MAIN=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytesBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", log.String())
+		}
+	})
+	waitReady(t, sock)
+	fmt.Fprintln(stdin, sshFailure("198.51.100.40", 1))
+	fmt.Fprintln(stdin, sshFailure("198.51.100.40", 2))
+	waitFor(t, "ban from standard input", 20*time.Second, func() (bool, string) {
+		out, _ := runCLI(t, "status", "sshd", "--socket", sock)
+		return strings.Contains(out, "Banned IP list:\t198.51.100.40"), out
+	})
+	stdin.Close()
 }

@@ -34,6 +34,8 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	purgeAge := fs.String("purge-age", "90d", "how long ended bans are kept in the database (bantime.increment counts the bans within it)")
+	journalDir := fs.String("journal-dir", "", "read the journal from this directory of journal files instead of the system journal")
+	syslogListen := fs.String("syslog-listen", "127.0.0.1:514", "address (UDP and TCP) of the syslog listener that jails with backend = syslog read")
 	cityDB := fs.String("city-db", "", "an mmdb file (DB-IP Lite City or GeoLite2-City) for the cities and coordinates of banned addresses")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -78,6 +80,9 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		Version:   gaolVersion(),
 		Logger:    log,
 		PurgeAge:  purge,
+
+		JournalDir:   *journalDir,
+		SyslogListen: *syslogListen,
 	}
 	locator, err := geo.New(geo.Options{CityDB: *cityDB})
 	if err != nil {

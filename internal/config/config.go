@@ -79,8 +79,16 @@ type Jail struct {
 	Loc     ini.Location // where the jail's section first appears
 	Enabled bool
 
-	LogPath []string // file names or glob patterns, not expanded
-	Backend string   // "auto", "polling", "systemd", ... as written
+	LogPath []string // file names or glob patterns, not expanded; "-" is standard input
+	Backend string   // "auto", "polling", "systemd", "syslog", ... as written
+	// JournalMatch selects the journal entries of backend systemd (or
+	// auto, when the log files are missing): the jail's journalmatch, else
+	// its filter's.
+	JournalMatch string
+	// SyslogPrograms and SyslogHosts restrict what backend syslog takes
+	// from the syslog listener (shell patterns; hosts also as addresses or
+	// CIDRs); empty takes everything.
+	SyslogPrograms, SyslogHosts []string
 
 	// Filter is the jail's filter. For a disabled jail only its Name and
 	// Options are set.

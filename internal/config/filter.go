@@ -27,6 +27,9 @@ type Filter struct {
 	IgnoreRegex []Regex
 	DatePattern string // one pattern per line (fail2ban allows several); empty for automatic detection
 	MaxLines    int    // lines a multi-line failregex spans (default 1)
+	// JournalMatch selects the journal entries the filter reads with
+	// backend = systemd (fail2ban's syntax: "_SYSTEMD_UNIT=ssh.service + _COMM=sshd").
+	JournalMatch string
 }
 
 // Regex is one expression of a filter, as written (in Python's syntax,
@@ -117,6 +120,9 @@ func (l *loader) filter(j *Jail, name string, opts map[string]string, at ini.Loc
 		f.PrefRegex = Regex{Expr: line.Text, Loc: line.Loc}
 	}
 	if f.DatePattern, err = b.joined("datepattern"); err != nil {
+		return nil, err
+	}
+	if f.JournalMatch, err = b.joined("journalmatch"); err != nil {
 		return nil, err
 	}
 	if line, ok, err := b.single("maxlines"); err != nil {

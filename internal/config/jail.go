@@ -63,7 +63,13 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	if j.Recidive {
 		j.LogPath = nil
 	}
-	if len(j.LogPath) == 0 && !p.failed["logpath"] && !j.Recidive && !strings.HasPrefix(j.Backend, "systemd") {
+	if s, _, ok := p.get("syslog.programs"); ok {
+		j.SyslogPrograms = strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	}
+	if s, _, ok := p.get("syslog.hosts"); ok {
+		j.SyslogHosts = strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	}
+	if len(j.LogPath) == 0 && !p.failed["logpath"] && !j.Recidive && !strings.HasPrefix(j.Backend, "systemd") && j.Backend != "syslog" {
 		p.fail(enabledLoc, "logpath", errors.New("not set (give the log files to watch, or use backend = systemd)"))
 	}
 	if s, at, ok := p.get("maxretry"); ok {
@@ -115,6 +121,11 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	}
 	p.policy()
 	p.filter()
+	if s, _, ok := p.get("journalmatch"); ok && strings.TrimSpace(s) != "" {
+		j.JournalMatch = strings.TrimSpace(s)
+	} else if j.Filter != nil {
+		j.JournalMatch = j.Filter.JournalMatch
+	}
 	return j
 }
 

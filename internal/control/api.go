@@ -43,6 +43,8 @@ type JailStatus struct {
 	Name            string   `json:"name"`
 	Filter          string   `json:"filter"`
 	Files           []string `json:"files"`
+	Journal         string   `json:"journal,omitempty"` // journalmatch, when the jail reads the journal
+	Syslog          string   `json:"syslog,omitempty"`  // listener address, when it reads syslog
 	MissingFiles    []string `json:"missing_files,omitempty"`
 	CurrentlyFailed int      `json:"currently_failed"`
 	TotalFailed     int      `json:"total_failed"`

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/source/syslog"
 	"github.com/gaol-project/gaol/internal/store"
 )
 
@@ -61,6 +63,12 @@ func (d *Daemon) jailStatus(name string, withBans bool) (control.JailStatus, err
 		Files: slices.Clone(rt.files), MissingFiles: missingFiles(rt),
 		CurrentlyFailed: st.CurrentlyFailed, TotalFailed: st.TotalFailed,
 		CurrentlyBanned: st.CurrentlyBanned, TotalBanned: st.TotalBanned,
+	}
+	switch rt.kind {
+	case kindJournal:
+		js.Journal = rt.cfg.JournalMatch
+	case kindSyslog:
+		js.Syslog = cmp.Or(d.opts.SyslogListen, syslog.DefaultAddress)
 	}
 	if !withBans {
 		return js, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
+	"github.com/gaol-project/gaol/internal/source/journal"
 )
 
 // Load reads and validates the configuration in dir ("" = embedded
@@ -100,18 +101,26 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 			}
 			rt.command = cmd
 		}
-		if j.Recidive {
-			jails[j.Name] = rt
-			continue
-		}
 		rt.files, rt.missing = expandLogPaths(j.LogPath)
-		for _, m := range rt.missing {
-			d.log.Warn("log file does not exist; the jail waits for it", "jail", j.Name, "logpath", m)
-		}
-		if len(rt.files) == 0 {
-			d.log.Warn("jail has no log file to read; it stays idle", "jail", j.Name, "logpath", j.LogPath)
-		}
+		rt.kind = d.sourceKind(j, rt.files, rt.missing)
 		jails[j.Name] = rt
+		switch rt.kind {
+		case kindJournal:
+			rt.files, rt.missing = nil, nil
+			if _, err := journal.ParseMatch(j.JournalMatch); err != nil {
+				return nil, nil, fmt.Errorf("%s: jail %q: journalmatch: %w", j.Loc, j.Name, err)
+			}
+			d.log.Info("jail reads the journal", "jail", j.Name, "journalmatch", j.JournalMatch)
+		case kindSyslog, kindRecidive:
+			rt.files, rt.missing = nil, nil
+		default:
+			for _, m := range rt.missing {
+				d.log.Warn("log file does not exist; the jail waits for it", "jail", j.Name, "logpath", m)
+			}
+			if len(rt.files) == 0 {
+				d.log.Warn("jail has no log file to read; it stays idle", "jail", j.Name, "logpath", j.LogPath)
+			}
+		}
 	}
 	if len(jails) == 0 {
 		d.log.Warn("no jail is enabled")

@@ -70,6 +70,13 @@ type Options struct {
 	// Utmp is the utmp file listing logged-in sessions, whose addresses
 	// are never banned; "" means the system's.
 	Utmp string
+	// JournalDir, if set, is a directory of journal files read instead of
+	// the system journal (journalctl --directory); Journalctl is the
+	// journalctl binary ("" = from PATH).
+	JournalDir, Journalctl string
+	// SyslogListen is the address the syslog listener of backend = syslog
+	// jails binds, for UDP and TCP ("" = syslog.DefaultAddress, loopback).
+	SyslogListen string
 	// Geo attributes banned addresses (country, network, place) when
 	// they are banned, so that history keeps its attribution; nil: none.
 	Geo Locator
@@ -115,6 +122,7 @@ type jailRuntime struct {
 	missing []string // log paths that do not exist (yet)
 	ignore  jailIgnore
 	command *ignore.Command // ignorecommand; nil if none
+	kind    string          // what it reads: kindFile, kindJournal, ...
 }
 
 // call is a function the loop runs on behalf of another goroutine.
@@ -556,6 +564,10 @@ func untilString(end time.Time) string {
 
 func expandLogPaths(globs []string) (files, missing []string) {
 	for _, g := range globs {
+		if g == "-" {
+			files = append(files, g) // standard input
+			continue
+		}
 		matches, err := filepath.Glob(g)
 		if err == nil && len(matches) > 0 {
 			for _, m := range matches {

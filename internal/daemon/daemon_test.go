@@ -102,15 +102,17 @@ func (f *fakeFirewall) set(jail string) map[netip.Prefix]time.Duration {
 
 // env is a daemon running on a temporary config, log and database.
 type env struct {
-	resolver *fakeResolver
-	t        *testing.T
-	dir      string
-	etc      string
-	db       *sqlite.Store
-	fw       *fakeFirewall
-	d        *Daemon
-	clock    *fakeClock
-	stop     func()
+	journalDir   string
+	syslogListen string
+	resolver     *fakeResolver
+	t            *testing.T
+	dir          string
+	etc          string
+	db           *sqlite.Store
+	fw           *fakeFirewall
+	d            *Daemon
+	clock        *fakeClock
+	stop         func()
 }
 
 type fakeClock struct {
@@ -129,7 +131,12 @@ func newEnv(t *testing.T, jailLocal string) *env {
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, etc: filepath.Join(dir, "etc"), fw: newFakeFirewall(), clock: &fakeClock{t: time.Now().Truncate(time.Second)},
 		resolver: &fakeResolver{names: map[string][]netip.Addr{}}}
-	os.MkdirAll(e.etc, 0o755)
+	os.MkdirAll(filepath.Join(e.etc, "jail.d"), 0o755)
+	// Log files that do not exist yet are waited for, not replaced by the
+	// journal.
+	if err := os.WriteFile(filepath.Join(e.etc, "jail.d", "00-test.conf"), []byte("[DEFAULT]\nbackend = polling\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.writeConfig(jailLocal)
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "gaol.db"))
 	if err != nil {
@@ -152,15 +159,17 @@ func (e *env) start() {
 	e.t.Helper()
 	ready := make(chan struct{})
 	d, err := New(Options{
-		ConfigDir:  e.etc,
-		Store:      e.db,
-		Firewall:   e.fw,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:        e.clock.now,
-		LocalAddrs: func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
-		Resolver:   e.resolver,
-		Utmp:       filepath.Join(e.dir, "utmp"),
-		Ready:      func() { close(ready) },
+		ConfigDir:    e.etc,
+		Store:        e.db,
+		Firewall:     e.fw,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:          e.clock.now,
+		LocalAddrs:   func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
+		Resolver:     e.resolver,
+		JournalDir:   e.journalDir,
+		SyslogListen: e.syslogListen,
+		Utmp:         filepath.Join(e.dir, "utmp"),
+		Ready:        func() { close(ready) },
 	})
 	if err != nil {
 		e.t.Fatal(err)

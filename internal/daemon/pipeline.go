@@ -4,11 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/config"
+	"github.com/gaol-project/gaol/internal/source/journal"
+	"github.com/gaol-project/gaol/internal/source/stream"
+	"github.com/gaol-project/gaol/internal/source/syslog"
 
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/match"
@@ -17,7 +24,7 @@ import (
 	"github.com/gaol-project/gaol/internal/store"
 )
 
-// event is what a file's matcher sends the loop: the failures found in a
+// event is what a source's matcher sends the loop: the failures found in a
 // batch of lines and the read position after them.
 type event struct {
 	path     string
@@ -31,59 +38,281 @@ type jailFailure struct {
 	failure engine.Failure
 }
 
+// lineBatch is a run of lines from one source, for a matcher: from a file
+// (with the position after them), a pipe, the journal (with each entry's
+// time and the cursor after them) or the syslog listener (with times).
+type lineBatch struct {
+	lines  []string
+	times  []time.Time // each line's time when the source knows it; nil: from the line
+	pos    store.Offset
+	hasPos bool
+}
+
 // pipeline is the running set of sources and matchers.
 type pipeline struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// startPipeline starts one tailer and one matcher per distinct log file: a
-// file watched by several jails is read once and each line offered to all.
-// It returns once every file has been opened and positioned.
-func (d *Daemon) startPipeline() {
-	byPath := map[string][]*jailRuntime{}
-	for _, j := range d.jails {
-		for _, f := range j.files {
-			byPath[f] = append(byPath[f], j)
+// Kinds of source a jail reads.
+const (
+	kindFile     = "file"     // log files (and pipes), by path
+	kindJournal  = "journal"  // the systemd journal, by journalmatch
+	kindSyslog   = "syslog"   // the syslog listener
+	kindRecidive = "recidive" // the bans of the other jails
+)
+
+// sourceKind decides what a jail reads. With backend auto, a jail whose
+// log files are all missing reads the journal when it can: Debian 12 has no
+// auth.log unless rsyslog is installed.
+func (d *Daemon) sourceKind(j *config.Jail, files, missing []string) string {
+	switch {
+	case j.Recidive:
+		return kindRecidive
+	case strings.HasPrefix(j.Backend, "systemd"):
+		return kindJournal
+	case j.Backend == "syslog":
+		return kindSyslog
+	case j.Backend == "auto" && len(missing) > 0 && len(missing) == len(j.LogPath) && j.JournalMatch != "":
+		if _, err := exec.LookPath(d.journalctl()); err == nil || d.opts.JournalDir != "" {
+			return kindJournal
 		}
 	}
+	return kindFile
+}
+
+func (d *Daemon) journalctl() string {
+	if d.opts.Journalctl != "" {
+		return d.opts.Journalctl
+	}
+	return "journalctl"
+}
+
+// pipeStarter collects the goroutines of a pipeline being started.
+type pipeStarter struct {
+	d       *Daemon
+	ctx     context.Context
+	wg      sync.WaitGroup // everything
+	started sync.WaitGroup // sources not yet positioned
+}
+
+// source starts a source goroutine; run must call ready once positioned
+// (calling it again is harmless) and return when ctx is done.
+func (ps *pipeStarter) source(name string, run func(ready func()) error) {
+	var once sync.Once
+	ready := func() { once.Do(ps.started.Done) }
+	ps.started.Add(1)
+	ps.wg.Go(func() {
+		defer ready() // also when it fails before starting
+		if err := run(ready); err != nil && ps.ctx.Err() == nil {
+			ps.d.log.Error("log source stopped", "source", name, "err", err)
+		}
+	})
+}
+
+// matcher starts a matcher for the jails of one source.
+func (ps *pipeStarter) matcher(key string, jails []*jailRuntime, in <-chan lineBatch) {
+	sort.Slice(jails, func(a, b int) bool { return jails[a].cfg.Name < jails[b].cfg.Name })
+	ps.wg.Go(func() { ps.d.matchLines(ps.ctx, key, jails, in) })
+}
+
+// startPipeline starts one reader and one matcher per distinct source: a
+// file watched by several jails is read once and each line offered to all.
+// It returns once every source has been positioned.
+func (d *Daemon) startPipeline() {
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg, started sync.WaitGroup
+	ps := &pipeStarter{d: d, ctx: ctx}
+	byPath := map[string][]*jailRuntime{}
+	byMatch := map[string][]*jailRuntime{}
+	var syslogJails []*jailRuntime
+	for _, j := range d.jails {
+		switch j.kind {
+		case kindFile:
+			for _, f := range j.files {
+				byPath[f] = append(byPath[f], j)
+			}
+		case kindJournal:
+			byMatch[j.cfg.JournalMatch] = append(byMatch[j.cfg.JournalMatch], j)
+		case kindSyslog:
+			syslogJails = append(syslogJails, j)
+		}
+	}
 	for path, jails := range byPath {
-		sort.Slice(jails, func(a, b int) bool { return jails[a].cfg.Name < jails[b].cfg.Name })
-		opts := source.FileOptions{Poll: d.opts.Poll, Logger: d.log.With("file", path)}
-		if off, ok, err := d.opts.Store.Offset(ctx, path); err != nil {
+		d.startFile(ps, path, jails)
+	}
+	for m, jails := range byMatch {
+		d.startJournal(ps, m, jails)
+	}
+	if len(syslogJails) > 0 {
+		d.startSyslog(ps, syslogJails)
+	}
+	done := make(chan struct{})
+	go func() {
+		ps.wg.Wait()
+		close(done)
+	}()
+	d.pipe = &pipeline{cancel: cancel, done: done}
+	// Every source is positioned before the daemon calls itself ready: a
+	// line written after that is read.
+	ps.started.Wait()
+}
+
+// startFile follows a log file, a named pipe, or standard input ("-").
+func (d *Daemon) startFile(ps *pipeStarter, path string, jails []*jailRuntime) {
+	lines := make(chan lineBatch, 4)
+	ps.matcher(path, jails, lines)
+	log := d.log.With("file", path)
+	fi, err := os.Stat(path)
+	switch {
+	case path == "-":
+		ps.source(path, func(ready func()) error {
+			defer close(lines)
+			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+				return stream.Read(ps.ctx, "stdin", os.Stdin, stream.Options{Logger: log, Started: ready, Poll: d.opts.Poll}, out)
+			})
+		})
+	case err == nil && fi.Mode()&os.ModeNamedPipe != 0:
+		ps.source(path, func(ready func()) error {
+			defer close(lines)
+			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+				return stream.FollowFIFO(ps.ctx, path, stream.Options{Logger: log, Started: ready, Poll: d.opts.Poll}, out)
+			})
+		})
+	default:
+		opts := source.FileOptions{Poll: d.opts.Poll, Logger: log}
+		if off, ok, err := d.opts.Store.Offset(ps.ctx, path); err != nil {
 			d.log.Error("reading saved position; starting at the end of the file", "file", path, "err", err)
 		} else if ok {
 			opts.Start = &source.Position{Inode: off.Inode, Offset: off.Offset, Head: off.Head}
 		}
-		batches := make(chan source.Batch, 4)
-		var once sync.Once
-		started.Add(1)
-		opts.Started = func() { once.Do(started.Done) }
-		wg.Add(2)
+		ps.source(path, func(ready func()) error {
+			defer close(lines)
+			opts.Started = ready
+			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+				return source.TailFile(ps.ctx, path, opts, out)
+			})
+		})
+	}
+}
+
+// stream runs a reader of source.Batches and passes them on as lineBatches.
+func (d *Daemon) stream(ctx context.Context, lines chan<- lineBatch, read func(chan<- source.Batch) error) error {
+	batches := make(chan source.Batch, 4)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		errc <- read(batches)
+	}()
+	for b := range batches {
+		lb := lineBatch{lines: b.Lines}
+		if b.Pos != (source.Position{}) {
+			lb.pos = store.Offset{Path: b.Path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head}
+			lb.hasPos = true
+		}
+		lines <- lb
+	}
+	return <-errc
+}
+
+// startJournal follows the journal entries one journalmatch selects.
+func (d *Daemon) startJournal(ps *pipeStarter, match string, jails []*jailRuntime) {
+	key := "journal:" + match
+	lines := make(chan lineBatch, 4)
+	ps.matcher(key, jails, lines)
+	terms, err := journal.ParseMatch(match)
+	if err != nil {
+		d.log.Error("journalmatch", "jail", jails[0].cfg.Name, "err", err)
+	}
+	opts := journal.Options{
+		Matches: terms, Directory: d.opts.JournalDir, Journalctl: d.opts.Journalctl,
+		Location: time.Local, Logger: d.log.With("journal", match),
+	}
+	if off, ok, err := d.opts.Store.Offset(ps.ctx, key); err != nil {
+		d.log.Error("reading saved journal cursor; starting at the end", "journal", match, "err", err)
+	} else if ok {
+		opts.Cursor = off.Cursor
+	}
+	ps.source(key, func(ready func()) error {
+		defer close(lines)
+		opts.Started = ready
+		batches := make(chan journal.Batch, 4)
+		errc := make(chan error, 1)
 		go func() {
-			defer wg.Done()
 			defer close(batches)
-			defer opts.Started() // also when it fails before starting
-			if err := source.TailFile(ctx, path, opts, batches); err != nil && ctx.Err() == nil {
-				d.log.Error("reading log file stopped", "file", path, "err", err)
+			errc <- journal.Follow(ps.ctx, opts, batches)
+		}()
+		for b := range batches {
+			lb := lineBatch{
+				lines: make([]string, len(b.Entries)), times: make([]time.Time, len(b.Entries)),
+				pos: store.Offset{Path: key, Cursor: b.Cursor}, hasPos: b.Cursor != "",
+			}
+			for i, e := range b.Entries {
+				lb.lines[i], lb.times[i] = e.Line, e.Time
+			}
+			lines <- lb
+		}
+		return <-errc
+	})
+}
+
+// startSyslog runs the syslog listener and gives each jail the messages its
+// program and host patterns take.
+func (d *Daemon) startSyslog(ps *pipeStarter, jails []*jailRuntime) {
+	type route struct {
+		filter syslog.Filter
+		lines  chan lineBatch
+	}
+	var routes []route
+	for _, j := range jails {
+		f, err := syslog.NewFilter(j.cfg.SyslogPrograms, j.cfg.SyslogHosts)
+		if err != nil {
+			d.log.Error("syslog patterns", "jail", j.cfg.Name, "err", err)
+			continue
+		}
+		r := route{filter: f, lines: make(chan lineBatch, 4)}
+		routes = append(routes, r)
+		ps.matcher("syslog:"+j.cfg.Name, []*jailRuntime{j}, r.lines)
+	}
+	addr := d.opts.SyslogListen
+	if addr == "" {
+		addr = syslog.DefaultAddress
+	}
+	ps.source("syslog", func(ready func()) error {
+		defer func() {
+			for _, r := range routes {
+				close(r.lines)
 			}
 		}()
+		l, err := syslog.New(syslog.Options{UDP: addr, TCP: addr, Location: time.Local, Logger: d.log.With("syslog", addr)})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		d.log.Info("syslog listener", "udp", l.UDPAddr(), "tcp", l.TCPAddr())
+		ready()
+		batches := make(chan syslog.Batch, 4)
+		errc := make(chan error, 1)
 		go func() {
-			defer wg.Done()
-			d.matchFile(ctx, path, jails, batches)
+			defer close(batches)
+			errc <- l.Run(ps.ctx, batches)
 		}()
-	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	d.pipe = &pipeline{cancel: cancel, done: done}
-	// Every file is positioned before the daemon calls itself ready: a line
-	// written after that is read.
-	started.Wait()
+		for b := range batches {
+			for _, r := range routes {
+				var lb lineBatch
+				for i := range b.Messages {
+					m := &b.Messages[i]
+					if r.filter.Match(m) {
+						lb.lines = append(lb.lines, m.Line)
+						lb.times = append(lb.times, m.Time)
+					}
+				}
+				if len(lb.lines) > 0 {
+					r.lines <- lb
+				}
+			}
+		}
+		return <-errc
+	})
 }
 
 // stopPipeline stops the sources and matchers, processing what they still
@@ -116,29 +345,29 @@ func (d *Daemon) stopPipeline(ctx context.Context) {
 // batch, such as a log that grew while the daemon was down.
 const parallelLines = 2048
 
-// matchFile prepares each line once (finding its date) and offers it to
-// every jail that watches the file.
-func (d *Daemon) matchFile(ctx context.Context, path string, jails []*jailRuntime, batches <-chan source.Batch) {
+// matchLines prepares each line once (finding its date) and offers it to
+// every jail that reads the source.
+func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntime, in <-chan lineBatch) {
 	ms := make([]*lineMatcher, runtime.GOMAXPROCS(0))
 	for i := range ms {
 		ms[i] = newLineMatcher(jails, d.log)
 	}
 	results := make([][]jailFailure, len(ms))
-	for b := range batches {
-		ev := event{
-			path:   path,
-			pos:    store.Offset{Path: path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head},
-			hasPos: true,
-		}
+	for b := range in {
+		ev := event{path: key, pos: b.pos, hasPos: b.hasPos}
 		now := d.now()
-		if len(b.Lines) < parallelLines || len(ms) == 1 {
-			ev.failures = ms[0].match(ctx, b.Lines, now, nil)
+		if len(b.lines) < parallelLines || len(ms) == 1 {
+			ev.failures = ms[0].match(ctx, b.lines, b.times, now, nil)
 		} else {
 			var wg sync.WaitGroup
-			per := (len(b.Lines) + len(ms) - 1) / len(ms)
+			per := (len(b.lines) + len(ms) - 1) / len(ms)
 			for i, m := range ms {
-				lo, hi := min(i*per, len(b.Lines)), min((i+1)*per, len(b.Lines))
-				wg.Go(func() { results[i] = m.match(ctx, b.Lines[lo:hi], now, results[i][:0]) })
+				lo, hi := min(i*per, len(b.lines)), min((i+1)*per, len(b.lines))
+				var times []time.Time
+				if b.times != nil {
+					times = b.times[lo:hi]
+				}
+				wg.Go(func() { results[i] = m.match(ctx, b.lines[lo:hi], times, now, results[i][:0]) })
 			}
 			wg.Wait()
 			for _, r := range results {
@@ -173,11 +402,16 @@ func newLineMatcher(jails []*jailRuntime, log *slog.Logger) *lineMatcher {
 	return m
 }
 
-// match appends the failures found in lines to out.
-func (m *lineMatcher) match(ctx context.Context, lines []string, now time.Time, out []jailFailure) []jailFailure {
+// match appends the failures found in lines to out. times, if not nil,
+// gives each line's time as its source knows it (the journal's, for
+// instance), which wins over the date in the line.
+func (m *lineMatcher) match(ctx context.Context, lines []string, times []time.Time, now time.Time, out []jailFailure) []jailFailure {
 	m.now = now
-	for _, raw := range lines {
+	for i, raw := range lines {
 		l := match.Prepare(raw, m.det)
+		if times != nil && !times[i].IsZero() {
+			l.Time, l.HasTime = times[i], true
+		}
 		for _, j := range m.jails {
 			r := j.filter.Match(l)
 			if !r.Matched {
