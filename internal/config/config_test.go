@@ -67,10 +67,11 @@ func TestEmbeddedDefaults(t *testing.T) {
 	}
 	want := &Jail{
 		Name: "sshd", Loc: j.Loc, Enabled: true,
-		LogPath:  []string{"/var/log/auth.log"},
-		Backend:  "auto",
-		Filter:   j.Filter,
-		MaxRetry: 5, FindTime: 10 * time.Minute, BanTime: 10 * time.Minute,
+		LogPath:      []string{"/var/log/auth.log"},
+		Backend:      "auto",
+		Filter:       j.Filter,
+		JournalMatch: "_SYSTEMD_UNIT=ssh.service + _SYSTEMD_UNIT=sshd.service + _COMM=sshd + _COMM=sshd-session",
+		MaxRetry:     5, FindTime: 10 * time.Minute, BanTime: 10 * time.Minute,
 		IgnoreIP: prefixes("127.0.0.0/8", "::1/128"), Ignore: j.Ignore, IgnoreSelf: true,
 		Ports: []PortRange{{22, 22}}, Protocol: "tcp", BanAction: "nftables",
 		BanPrefix4: 32, BanPrefix6: 64,
