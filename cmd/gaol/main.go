@@ -39,6 +39,9 @@ Usage:
   gaol banned [ADDR] [--json]          active bans, or one address's bans and history
   gaol reload [JAIL]                   re-read the configuration, keeping state
   gaol check [--config DIR]            validate the configuration (no daemon needed)
+  gaol scan [--ban] [--json] LOG...    who the jails would ban in existing logs
+  gaol report [--by KEY] [--since 30d] who is attacking: by country, AS, /24, jail, day...
+  gaol inspect ADDR [--json]           everything known about one address
   gaol version
 
 Client commands talk to the daemon over --socket (default $GAOL_SOCKET, else
@@ -96,6 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdReload(ctx, args, stdout)
 	case "check":
 		return cmdCheck(args, stdout)
+	case "scan":
+		return cmdScan(ctx, args, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args, stdout)
+	case "inspect":
+		return cmdInspect(ctx, args, stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "gaol %s\n", gaolVersion())
 		return nil

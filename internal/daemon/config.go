@@ -7,10 +7,10 @@ import (
 
 	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/engine"
-	"github.com/gaol-project/gaol/internal/engine/formula"
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
+	"github.com/gaol-project/gaol/internal/policy"
 	"github.com/gaol-project/gaol/internal/source/journal"
 )
 
@@ -24,10 +24,8 @@ func Load(dir string) (*config.Config, map[string]*match.Filter, error) {
 	}
 	filters := map[string]*match.Filter{}
 	for _, j := range cfg.Enabled() {
-		if j.Increment != nil {
-			if _, err := compileFormula(j.Increment.Formula); err != nil {
-				return nil, nil, err
-			}
+		if _, err := policy.Engine(j, nil); err != nil {
+			return nil, nil, err
 		}
 		if j.Recidive {
 			continue // fed with bans, not log lines
@@ -143,29 +141,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		j := jails[n].cfg
 		set := d.ignoreSet(jails[n])
 		jails[n].ignore.set.Store(set)
-		bantime := j.BanTime
-		if bantime < 0 {
-			bantime = engine.Permanent
-		}
-		ec := engine.JailConfig{
-			Name: n, MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: bantime, Ignore: set,
-			Prefix4: j.BanPrefix4, Prefix6: j.BanPrefix6, Recidive: j.Recidive,
-		}
-		for _, w := range j.Windows {
-			ec.Windows = append(ec.Windows, engine.Window{MaxRetry: w.MaxRetry, FindTime: w.FindTime})
-		}
-		if inc := j.Increment; inc != nil {
-			f, err := compileFormula(inc.Formula)
-			if err != nil {
-				return err
-			}
-			ec.Increment = &engine.Increment{
-				Formula: f, Factor: inc.Factor, Multipliers: inc.Multipliers,
-				MaxTime: inc.MaxTime, RndTime: inc.RndTime, OverallJails: inc.OverallJails,
-			}
-		}
-		if sn := j.Subnet; sn != nil {
-			ec.Subnet = &engine.SubnetRule{Count: sn.Count, Window: sn.Window, Bits4: sn.Bits4, Bits6: sn.Bits6}
+		ec, err := policy.Engine(j, set)
+		if err != nil {
+			return err
 		}
 		ecfgs = append(ecfgs, ec)
 		fj := firewall.Jail{Name: n, Protocol: j.Protocol}
@@ -190,19 +168,4 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		}
 	}
 	return nil
-}
-
-// compileFormula compiles a bantime.formula; an empty one is fail2ban's
-// default.
-func compileFormula(e config.Expr) (engine.Formula, error) {
-	if e.Src == "" {
-		return nil, nil
-	}
-	x, err := formula.Compile(e.Src)
-	if err != nil {
-		return nil, fmt.Errorf("%s: bantime.formula: %w", e.Loc, err)
-	}
-	return func(banTime float64, count int, factor float64) (float64, error) {
-		return x.Eval(formula.Vars{Time: banTime, Count: count, Factor: factor})
-	}, nil
 }

@@ -324,7 +324,7 @@ func (e *Engine) NextExpiry() (time.Time, bool) {
 func (e *Engine) addBan(j *jail, b *banEntry) {
 	j.bans[b.Prefix] = b
 	if !b.Prefix.IsSingleIP() {
-		j.wide++
+		j.wide[wideKey(b.Prefix)]++
 	}
 	if !b.End.IsZero() {
 		heap.Push(&e.expiry, b)
@@ -333,8 +333,10 @@ func (e *Engine) addBan(j *jail, b *banEntry) {
 
 func (e *Engine) removeBan(j *jail, b *banEntry) {
 	delete(j.bans, b.Prefix)
-	if !b.Prefix.IsSingleIP() {
-		j.wide--
+	if k := wideKey(b.Prefix); !b.Prefix.IsSingleIP() {
+		if j.wide[k]--; j.wide[k] == 0 {
+			delete(j.wide, k)
+		}
 	}
 	if b.index >= 0 {
 		heap.Remove(&e.expiry, b.index)

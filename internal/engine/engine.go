@@ -272,7 +272,7 @@ type jail struct {
 	cfg     JailConfig
 	fails   map[netip.Prefix]*failures
 	bans    map[netip.Prefix]*banEntry
-	wide    int // bans that are not single addresses
+	wide    map[int]int // bans that are not single addresses, by prefix length (IPv4 lengths + 96)
 	subnets map[netip.Prefix][]subnetHit
 	totalF  int
 	totalB  int
@@ -347,6 +347,7 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 			j = &jail{
 				fails:   make(map[netip.Prefix]*failures),
 				bans:    make(map[netip.Prefix]*banEntry),
+				wide:    make(map[int]int),
 				subnets: make(map[netip.Prefix][]subnetHit),
 			}
 			e.jails[c.Name] = j
@@ -483,16 +484,31 @@ func (j *jail) banned(addr netip.Addr) *banEntry {
 	if b, ok := j.bans[netip.PrefixFrom(addr, addr.BitLen())]; ok {
 		return b
 	}
-	if j.wide == 0 {
-		return nil
+	// Only the prefix lengths some ban has are looked up: a jail banning
+	// IPv6 /64s looks up one more prefix per failure, not 127.
+	off := 0
+	if addr.Is4() {
+		off = 96
 	}
-	for bits := addr.BitLen() - 1; bits >= 0; bits-- {
+	for key := range j.wide {
+		bits := key - off
+		if bits < 0 || bits >= addr.BitLen() {
+			continue
+		}
 		p, _ := addr.Prefix(bits)
 		if b, ok := j.bans[p]; ok {
 			return b
 		}
 	}
 	return nil
+}
+
+// wideKey is the key of a prefix length in jail.wide.
+func wideKey(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return p.Bits() + 96
+	}
+	return p.Bits()
 }
 
 func (j *jail) ignored(addr netip.Addr) bool {
