@@ -520,3 +520,39 @@ func TestStdinSource(t *testing.T) {
 	})
 	stdin.Close()
 }
+
+// TestIPSetBackend bans through iptables and ipset, as gaol does where
+// nftables is unavailable, and checks that packets are really dropped.
+func TestIPSetBackend(t *testing.T) {
+	srv := netnstest.New(t)
+	peer := netnstest.New(t)
+	netnstest.Link(t,
+		srv, []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("2001:db8::1/64")},
+		peer, []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24"), netip.MustParsePrefix("192.0.2.20/24"), netip.MustParsePrefix("2001:db8:0:0:1::10/64")})
+	srv.Listen(t, "tcp", "[::]:2222")
+	dir := t.TempDir()
+	authLog := filepath.Join(dir, "auth.log")
+	appendLines(t, authLog, "Nov  1 00:00:00 web1 sshd[1]: Server listening on 0.0.0.0 port 2222.")
+	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nport = 2222\nlogpath = %s\nmaxretry = 2\nbantime = 1h\n", authLog))
+	sock := filepath.Join(dir, "gaol.sock")
+	startDaemon(t, srv, sock, "--config", etc, "--db", filepath.Join(dir, "gaol.db"), "--firewall", "ipset")
+	appendLines(t, authLog, sshFailure("192.0.2.10", 1), sshFailure("192.0.2.10", 2), sshFailure("2001:db8::1:0:0:10", 3), sshFailure("2001:db8::1:0:0:10", 4))
+	waitFor(t, "bans in the ipsets", 5*time.Second, func() (bool, string) {
+		v4, _ := srv.Exec("ipset", "list", "gaol-sshd-v4")
+		v6, _ := srv.Exec("ipset", "list", "gaol-sshd-v6")
+		return strings.Contains(string(v4), "192.0.2.10") && strings.Contains(string(v6), "2001:db8::1:0:0:10"), string(v4) + string(v6)
+	})
+	if err := dialFrom(peer, "192.0.2.10", "192.0.2.1:2222"); err == nil {
+		t.Error("banned 192.0.2.10 still connects")
+	}
+	if err := dialFrom(peer, "2001:db8::1:0:0:10", "[2001:db8::1]:2222"); err == nil {
+		t.Error("banned 2001:db8::1:0:0:10 still connects")
+	}
+	if err := dialFrom(peer, "192.0.2.20", "192.0.2.1:2222"); err != nil {
+		t.Errorf("192.0.2.20 cannot connect: %v", err)
+	}
+	cli(t, sock, "unban", "192.0.2.10")
+	if err := dialFrom(peer, "192.0.2.10", "192.0.2.1:2222"); err != nil {
+		t.Errorf("unbanned 192.0.2.10 cannot connect: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/daemon"
+	"github.com/gaol-project/gaol/internal/firewall/ipset"
 	"github.com/gaol-project/gaol/internal/firewall/nft"
 	"github.com/gaol-project/gaol/internal/geo"
 	"github.com/gaol-project/gaol/internal/store/sqlite"
@@ -32,6 +33,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	db := fs.String("db", defaultDB, "database file")
 	sock := socketFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
+	backend := fs.String("firewall", "auto", "nftables, ipset (iptables + ipset), or auto: nftables, else ipset")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	purgeAge := fs.String("purge-age", "90d", "how long ended bans are kept in the database (bantime.increment counts the bans within it)")
 	journalDir := fs.String("journal-dir", "", "read the journal from this directory of journal files instead of the system journal")
@@ -94,14 +96,11 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	// the first ban.
 	go locator.Lookup(netip.MustParseAddr("192.0.2.1"))
 	if !*dryRun {
-		fw, err := nft.Open(nft.Options{})
+		fw, closeFW, err := openFirewall(*backend, log)
 		if err != nil {
-			if errors.Is(err, nft.ErrUnavailable) {
-				return fmt.Errorf("%w\n(gaol needs nftables in the kernel and root or CAP_NET_ADMIN; --dry-run runs without a firewall)", err)
-			}
-			return fmt.Errorf("opening nftables: %w", err)
+			return err
 		}
-		defer fw.Close()
+		defer closeFW()
 		opts.Firewall = fw
 	}
 	d, err := daemon.New(opts)
@@ -161,4 +160,36 @@ func cmdCheck(args []string, stdout io.Writer) error {
 			j.Name, j.Filter.Name, j.MaxRetry, j.FindTime, bantime, strings.Join(j.LogPath, " "))
 	}
 	return nil
+}
+
+// openFirewall opens the ban backend: nftables through netlink, or
+// iptables with ipset sets where nftables is unavailable.
+func openFirewall(kind string, log *slog.Logger) (daemon.Firewall, func(), error) {
+	hint := "(gaol needs root or CAP_NET_ADMIN; --dry-run runs without a firewall)"
+	var nftErr error
+	switch kind {
+	case "auto", "nftables":
+		fw, err := nft.Open(nft.Options{})
+		if err == nil {
+			return fw, func() { fw.Close() }, nil
+		}
+		if kind == "nftables" || !errors.Is(err, nft.ErrUnavailable) {
+			return nil, nil, fmt.Errorf("opening nftables: %w\n%s", err, hint)
+		}
+		nftErr = err
+		fallthrough
+	case "ipset":
+		fw, err := ipset.Open(ipset.Options{Logger: log})
+		if err != nil {
+			if nftErr != nil {
+				return nil, nil, fmt.Errorf("no firewall to ban with: %w; and %w\n%s", nftErr, err, hint)
+			}
+			return nil, nil, fmt.Errorf("opening iptables+ipset: %w\n%s", err, hint)
+		}
+		if nftErr != nil {
+			log.Warn("nftables is unavailable; banning with iptables and ipset", "err", nftErr)
+		}
+		return fw, func() { fw.Close() }, nil
+	}
+	return nil, nil, usageError("--firewall: %q is not auto, nftables or ipset", kind)
 }
