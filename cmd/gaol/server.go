@@ -85,6 +85,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 
 		JournalDir:   *journalDir,
 		SyslogListen: *syslogListen,
+		RunActions:   !*dryRun,
 	}
 	locator, err := geo.New(geo.Options{CityDB: *cityDB})
 	if err != nil {

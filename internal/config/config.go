@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/defaults"
+	"github.com/gaol-project/gaol/internal/firewall/command"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/ini"
 )
@@ -111,6 +112,13 @@ type Jail struct {
 	Ports     []PortRange // ports a ban blocks; empty means all ports
 	Protocol  string      // "tcp", "udp" or "all"
 	BanAction string      // as written, e.g. "nftables"
+	// NativeBan says the jail's action list includes a kernel firewall
+	// action (nftables-*, iptables-*), which gaol's own backend carries out;
+	// Actions are the other actions, run as fail2ban's action.d commands.
+	// A jail with no action setting bans natively unless its banaction is
+	// not a kernel firewall one (ufw, firewallcmd-*, ...).
+	NativeBan bool
+	Actions   []command.Action
 
 	// BanPrefix4 and BanPrefix6 are the prefix lengths failures are
 	// counted and banned by (banprefix.ipv4, default 32; banprefix.ipv6,

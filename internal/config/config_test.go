@@ -74,7 +74,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 		MaxRetry:     5, FindTime: 10 * time.Minute, BanTime: 10 * time.Minute,
 		IgnoreIP: prefixes("127.0.0.0/8", "::1/128"), Ignore: j.Ignore, IgnoreSelf: true,
 		Ports: []PortRange{{22, 22}}, Protocol: "tcp", BanAction: "nftables",
-		BanPrefix4: 32, BanPrefix6: 64,
+		BanPrefix4: 32, BanPrefix6: 64, NativeBan: true,
 	}
 	if !reflect.DeepEqual(j, want) {
 		t.Errorf("sshd =\n%+v\nwant\n%+v", j, want)

@@ -121,6 +121,10 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	}
 	p.policy()
 	p.filter()
+	p.actions()
+	if _, set := p.c.Lookup(name, "action"); !set && NativeAction(j.BanAction) {
+		j.NativeBan = true
+	}
 	if s, _, ok := p.get("journalmatch"); ok && strings.TrimSpace(s) != "" {
 		j.JournalMatch = strings.TrimSpace(s)
 	} else if j.Filter != nil {

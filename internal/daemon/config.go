@@ -132,6 +132,7 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string]*jailRuntime) error {
 	var ecfgs []engine.JailConfig
 	var fjails []firewall.Jail
+	all := map[string]firewall.Jail{}
 	names := make([]string, 0, len(jails))
 	for n := range jails {
 		names = append(names, n)
@@ -150,7 +151,10 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		for _, p := range j.Ports {
 			fj.Ports = append(fj.Ports, firewall.PortRange{From: p.From, To: p.To})
 		}
-		fjails = append(fjails, fj)
+		all[n] = fj
+		if j.NativeBan {
+			fjails = append(fjails, fj)
+		}
 	}
 	removed, err := d.eng.Configure(ecfgs)
 	if err != nil {
@@ -161,6 +165,9 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 		if err := d.opts.Firewall.Setup(fjails); err != nil {
 			return fmt.Errorf("setting up the firewall: %w", err)
 		}
+	}
+	if err := d.setupActions(all); err != nil {
+		d.log.Error("starting actions", "err", err)
 	}
 	if len(removed) > 0 {
 		if err := d.commit(ctx, removed); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gaol-project/gaol/internal/control"
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/firewall/command"
 	"github.com/gaol-project/gaol/internal/geo"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
@@ -77,6 +78,9 @@ type Options struct {
 	// SyslogListen is the address the syslog listener of backend = syslog
 	// jails binds, for UDP and TCP ("" = syslog.DefaultAddress, loopback).
 	SyslogListen string
+	// RunActions runs the jails' fail2ban action.d actions (mail, ufw,
+	// firewalld, ...) besides the native firewall; off in a dry run.
+	RunActions bool
 	// Geo attributes banned addresses (country, network, place) when
 	// they are banned, so that history keeps its attribution; nil: none.
 	Geo Locator
@@ -107,6 +111,7 @@ type Daemon struct {
 	pipe      *pipeline
 	offsets   map[string]store.Offset // read positions processed, not yet saved
 	resync    bool                    // the firewall missed a change: replace it whole
+	actions   *command.Backend        // action.d actions; nil when not run
 	guard     *ignore.Guard
 	sessions  []netip.Addr // of logged-in remote sessions, sorted
 	resolving bool         // ignore lists are being refreshed
@@ -155,6 +160,13 @@ func New(opts Options) (*Daemon, error) {
 		calls:   make(chan call),
 	}
 	d.eng = engine.New(d.now)
+	if opts.RunActions {
+		a, err := command.New(command.Options{Logger: opts.Logger.With("actions", true)})
+		if err != nil {
+			return nil, err
+		}
+		d.actions = a
+	}
 	d.guard = ignore.NewGuard(opts.Utmp)
 	d.guard.Now, d.guard.Logger = d.now, d.log
 	return d, nil
@@ -204,6 +216,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	err = d.loop(ctx)
 	d.stopPipeline(context.Background())
 	d.flushOffsets(context.Background())
+	if d.actions != nil {
+		// As fail2ban does when it stops: actionflush (or actionunban) and
+		// actionstop. The native firewall keeps its bans.
+		if cerr := d.actions.Close(); cerr != nil {
+			d.log.Error("stopping actions", "err", cerr)
+		}
+	}
 	d.log.Info("gaol stopped")
 	return err
 }
@@ -355,6 +374,7 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 // enforce applies decisions to the firewall, batched per jail. Expired bans
 // need nothing: the kernel drops them on its own timeout.
 func (d *Daemon) enforce(ds []engine.Decision) {
+	d.runActions(ds, false)
 	fw := d.opts.Firewall
 	if fw == nil {
 		return
@@ -364,8 +384,8 @@ func (d *Daemon) enforce(ds []engine.Decision) {
 	unbans := map[string][]netip.Prefix{}
 	var order []string
 	for _, dec := range ds {
-		if _, ok := d.jails[dec.Jail]; !ok {
-			continue // its sets are gone with it
+		if rt, ok := d.jails[dec.Jail]; !ok || !rt.cfg.NativeBan {
+			continue // its sets are gone with it, or it bans by commands only
 		}
 		if _, ok := bans[dec.Jail]; !ok {
 			if _, ok := unbans[dec.Jail]; !ok {
@@ -430,6 +450,9 @@ func (d *Daemon) resyncFirewall() {
 func (d *Daemon) replaceAll() error {
 	now := d.now()
 	for _, name := range d.eng.Jails() {
+		if rt, ok := d.jails[name]; ok && !rt.cfg.NativeBan {
+			continue
+		}
 		bans, err := d.eng.Bans(name)
 		if err != nil {
 			return err
@@ -505,6 +528,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.restoreActions()
 	if d.opts.Firewall != nil {
 		start := time.Now()
 		if err := d.replaceAll(); err != nil {

@@ -102,6 +102,7 @@ func (f *fakeFirewall) set(jail string) map[netip.Prefix]time.Duration {
 
 // env is a daemon running on a temporary config, log and database.
 type env struct {
+	runActions   bool
 	journalDir   string
 	syslogListen string
 	resolver     *fakeResolver
@@ -167,6 +168,7 @@ func (e *env) start() {
 		LocalAddrs:   func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
 		Resolver:     e.resolver,
 		JournalDir:   e.journalDir,
+		RunActions:   e.runActions,
 		SyslogListen: e.syslogListen,
 		Utmp:         filepath.Join(e.dir, "utmp"),
 		Ready:        func() { close(ready) },
