@@ -33,6 +33,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	db := fs.String("db", defaultDB, "database file")
 	sock := socketFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "decide and record bans, but touch no firewall")
+	fromStart := fs.Bool("from-start", false, "read log files never read before from their start, not their end")
 	backend := fs.String("firewall", "auto", "nftables, ipset (iptables + ipset), or auto: nftables, else ipset")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	purgeAge := fs.String("purge-age", "90d", "how long ended bans are kept in the database (bantime.increment counts the bans within it)")
@@ -86,6 +87,7 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		JournalDir:   *journalDir,
 		SyslogListen: *syslogListen,
 		RunActions:   !*dryRun,
+		FromStart:    *fromStart,
 	}
 	locator, err := geo.New(geo.Options{CityDB: *cityDB})
 	if err != nil {

@@ -78,6 +78,9 @@ type Options struct {
 	// SyslogListen is the address the syslog listener of backend = syslog
 	// jails binds, for UDP and TCP ("" = syslog.DefaultAddress, loopback).
 	SyslogListen string
+	// FromStart reads log files never read before from their start
+	// instead of their end.
+	FromStart bool
 	// RunActions runs the jails' fail2ban action.d actions (mail, ufw,
 	// firewalld, ...) besides the native firewall; off in a dry run.
 	RunActions bool
@@ -112,6 +115,8 @@ type Daemon struct {
 	offsets   map[string]store.Offset // read positions processed, not yet saved
 	resync    bool                    // the firewall missed a change: replace it whole
 	actions   *command.Backend        // action.d actions; nil when not run
+	newFiles  map[string]bool         // log files that appeared while running
+	ticks     int
 	guard     *ignore.Guard
 	sessions  []netip.Addr // of logged-in remote sessions, sorted
 	resolving bool         // ignore lists are being refreshed
@@ -151,13 +156,14 @@ func New(opts Options) (*Daemon, error) {
 		opts.PurgeAge = DefaultPurgeAge
 	}
 	d := &Daemon{
-		opts:    opts,
-		log:     opts.Logger,
-		now:     opts.Now,
-		jails:   make(map[string]*jailRuntime),
-		offsets: make(map[string]store.Offset),
-		events:  make(chan event, 64),
-		calls:   make(chan call),
+		opts:     opts,
+		log:      opts.Logger,
+		now:      opts.Now,
+		jails:    make(map[string]*jailRuntime),
+		offsets:  make(map[string]store.Offset),
+		newFiles: make(map[string]bool),
+		events:   make(chan event, 64),
+		calls:    make(chan call),
 	}
 	d.eng = engine.New(d.now)
 	if opts.RunActions {
@@ -249,6 +255,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-purge.C:
 			d.purge(ctx)
 		case <-tick.C:
+			if d.ticks++; d.ticks%globInterval == 0 {
+				d.checkGlobs(ctx)
+			}
 			d.refreshIgnore(ctx)
 			d.expire(ctx)
 			d.flushOffsets(ctx)
@@ -644,4 +653,36 @@ func (d *Daemon) locate(p netip.Prefix) store.Geo {
 // StoreGeo converts a lookup result to what the store keeps.
 func StoreGeo(g geo.Info) store.Geo {
 	return store.Geo{Country: g.Country, ASN: g.ASN, Org: g.Org, City: g.City, Lat: g.Lat, Lon: g.Lon, HasCoords: g.HasCoords, RDNS: g.RDNS}
+}
+
+// globInterval is how often, in seconds, logpath globs are expanded again.
+const globInterval = 5
+
+// checkGlobs expands the jails' logpath globs again and, when they match
+// new files (or lost some), restarts the sources: every file is resumed
+// from its saved position, and a new one is read from its start.
+func (d *Daemon) checkGlobs(ctx context.Context) {
+	changed := false
+	for _, rt := range d.jails {
+		if rt.kind != kindFile {
+			continue
+		}
+		files, missing := expandLogPaths(rt.cfg.LogPath)
+		if slices.Equal(files, rt.files) {
+			continue
+		}
+		for _, f := range files {
+			if !slices.Contains(rt.files, f) {
+				d.newFiles[f] = true
+				d.log.Info("new log file", "jail", rt.cfg.Name, "file", f)
+			}
+		}
+		rt.files, rt.missing = files, missing
+		changed = true
+	}
+	if changed {
+		d.stopPipeline(ctx)
+		d.flushOffsets(ctx)
+		d.startPipeline()
+	}
 }

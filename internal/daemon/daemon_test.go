@@ -102,6 +102,7 @@ func (f *fakeFirewall) set(jail string) map[netip.Prefix]time.Duration {
 
 // env is a daemon running on a temporary config, log and database.
 type env struct {
+	fromStart    bool
 	runActions   bool
 	journalDir   string
 	syslogListen string
@@ -169,6 +170,7 @@ func (e *env) start() {
 		Resolver:     e.resolver,
 		JournalDir:   e.journalDir,
 		RunActions:   e.runActions,
+		FromStart:    e.fromStart,
 		SyslogListen: e.syslogListen,
 		Utmp:         filepath.Join(e.dir, "utmp"),
 		Ready:        func() { close(ready) },

@@ -179,7 +179,10 @@ func (d *Daemon) startFile(ps *pipeStarter, path string, jails []*jailRuntime) {
 			})
 		})
 	default:
-		opts := source.FileOptions{Poll: d.opts.Poll, Logger: log}
+		// A file never read before starts at its end, as fail2ban's do,
+		// unless --from-start asks for everything, or it appeared while
+		// the daemon was running (a new match of a logpath glob).
+		opts := source.FileOptions{Poll: d.opts.Poll, Logger: log, FromStart: d.opts.FromStart || d.newFiles[path]}
 		if off, ok, err := d.opts.Store.Offset(ps.ctx, path); err != nil {
 			d.log.Error("reading saved position; starting at the end of the file", "file", path, "err", err)
 		} else if ok {

@@ -173,3 +173,37 @@ maxretry = 2
 		t.Fatalf("status %+v", js)
 	}
 }
+
+func TestGlobPicksUpNewFiles(t *testing.T) {
+	e := newEnv(t, `
+[sshd]
+enabled = true
+logpath = DIR/logs/*.log
+maxretry = 2
+`)
+	os.MkdirAll(filepath.Join(e.dir, "logs"), 0o755)
+	e.appendLines("logs/a.log", "start")
+	e.start()
+	// A file that appears later is found and read from its start.
+	e.appendLines("logs/b.log", failLine(e.clock.now(), "198.51.100.61"), failLine(e.clock.now(), "198.51.100.61"))
+	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
+	if len(js.Files) != 2 {
+		t.Fatalf("files %v", js.Files)
+	}
+	// The first file is still followed.
+	e.appendLines("logs/a.log", failLine(e.clock.now(), "198.51.100.62"), failLine(e.clock.now(), "198.51.100.62"))
+	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 2 })
+}
+
+func TestFromStart(t *testing.T) {
+	e := newEnv(t, `
+[sshd]
+enabled = true
+logpath = DIR/auth.log
+maxretry = 2
+`)
+	e.appendLines("auth.log", failLine(e.clock.now(), "198.51.100.63"), failLine(e.clock.now(), "198.51.100.63"))
+	e.fromStart = true
+	e.start()
+	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
+}
