@@ -1,133 +1,88 @@
-// Package bench measures gaol end to end: a real `gaol server` in a network
-// namespace, a log file, and the kernel's nftables sets. Run with
+// Package bench measures gaol end to end against fail2ban, both measured
+// in the same run on the same workloads: each daemon runs for real in its
+// own network namespace with an sshd jail on a temporary log file, and a
+// ban counts once its address is in the kernel's nftables set. Run with
 //
-//	go test -run '^$' -bench . -benchtime 1x ./bench
+//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./bench
 //
-// (as root). The benchmarks report their figures with b.ReportMetric.
+// as root. fail2ban comes from Debian's package, downloaded with apt-get
+// and extracted into the git-ignored .cache/fail2ban/ on first use. Set
+// GAOL_BENCH_FAIL2BAN=0 to measure gaol alone. The benchmarks report their
+// figures, and the ratios, with b.ReportMetric; README.md describes them.
 package bench
 
 import (
-	"context"
+	"flag"
 	"fmt"
+	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/nftables"
-
-	"github.com/gaol-project/gaol/internal/control"
-	"github.com/gaol-project/gaol/internal/netnstest"
 )
 
-// buildGaol builds the gaol binary once per run.
-func buildGaol(b *testing.B) string {
+// withFail2ban reports whether fail2ban is measured too.
+func withFail2ban() bool { return os.Getenv("GAOL_BENCH_FAIL2BAN") != "0" }
+
+// subject is one daemon to measure: started afresh for each run.
+type subject struct {
+	name  string
+	start func(b *testing.B, spec jailSpec) daemon
+}
+
+// subjects returns gaol and, unless disabled, fail2ban. It fetches
+// fail2ban first, so that a benchmark that cannot compare skips before
+// measuring anything.
+func subjects(b *testing.B) []subject {
 	b.Helper()
-	out := filepath.Join(b.TempDir(), "gaol")
-	cmd := exec.Command("go", "build", "-o", out, "../cmd/gaol")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building gaol: %v\n%s", err, msg)
+	var tree f2bTree
+	if withFail2ban() {
+		// A fail2ban run takes minutes: fail now rather than at go
+		// test's default 10-minute timeout.
+		if f := flag.Lookup("test.timeout"); f != nil {
+			if t, _ := time.ParseDuration(f.Value.String()); t > 0 && t < 20*time.Minute {
+				b.Fatalf("measuring fail2ban takes minutes: run with -timeout 30m (or GAOL_BENCH_FAIL2BAN=0 for gaol alone); -timeout is %v", t)
+			}
+		}
+		tree = fail2banTree(b)
+		b.Logf("fail2ban from %s, backend %s", tree.root, tree.backend)
 	}
-	return out
+	bin := buildGaol(b)
+	s := []subject{{"gaol", func(b *testing.B, spec jailSpec) daemon { return startGaol(b, bin, spec) }}}
+	if withFail2ban() {
+		s = append(s, subject{"fail2ban", func(b *testing.B, spec jailSpec) daemon { return startFail2ban(b, tree, spec) }})
+	}
+	return s
 }
 
-type daemon struct {
-	cmd  *exec.Cmd
-	sock string
-	done chan error
-	log  strings.Builder
-}
-
-func startDaemon(b *testing.B, ns *netnstest.NS, bin, dir, jailLocal string) *daemon {
+// newLog creates an empty log file for a jail to read.
+func newLog(b *testing.B) string {
 	b.Helper()
-	etc := filepath.Join(dir, "etc")
-	os.MkdirAll(etc, 0o755)
-	if err := os.WriteFile(filepath.Join(etc, "jail.local"), []byte(jailLocal), 0o644); err != nil {
+	p := filepath.Join(b.TempDir(), "auth.log")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	d := &daemon{sock: filepath.Join(dir, "gaol.sock"), done: make(chan error, 1)}
-	d.cmd = ns.Command(bin, "server", "--config", etc, "--db", filepath.Join(dir, "gaol.db"), "--socket", d.sock, "--log-level", "warn")
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	if err := d.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait(); logf.Close() }()
-	b.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(20 * time.Second):
-			d.cmd.Process.Kill()
-		}
-	})
-	c := control.NewClient(d.sock)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Status(ctx)
-		cancel()
-		if err == nil {
-			return d
-		}
-		if time.Now().After(deadline) {
-			msg, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-			b.Fatalf("daemon did not start: %v\n%s", err, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return p
 }
 
-// setCounter counts a set's elements in the namespace through netlink.
-type setCounter struct {
-	conn  *nftables.Conn
-	table *nftables.Table
-}
-
-func newSetCounter(b *testing.B, ns *netnstest.NS) *setCounter {
+func appendLog(b *testing.B, path, text string) {
 	b.Helper()
-	f, err := os.Open(ns.Path())
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
-	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
+	if _, err := f.WriteString(text); err != nil {
 		b.Fatal(err)
 	}
-	return &setCounter{conn: conn, table: &nftables.Table{Name: "gaol", Family: nftables.TableFamilyINet}}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
-// count returns the number of banned prefixes (interval starts) in set.
-func (s *setCounter) count(set string) (int, []string) {
-	st, err := s.conn.GetSetByName(s.table, set)
-	if err != nil {
-		return 0, nil
-	}
-	els, err := s.conn.GetSetElements(st)
-	if err != nil {
-		return 0, nil
-	}
-	n := 0
-	var keys []string
-	for _, e := range els {
-		if !e.IntervalEnd {
-			n++
-			keys = append(keys, fmt.Sprintf("%x", e.Key))
-		}
-	}
-	return n, keys
-}
-
+// failLine is an sshd failure line that gaol's and fail2ban's sshd
+// filters both match.
 func failLine(t time.Time, addr string, n int) string {
 	return fmt.Sprintf("%s web1 sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
 		t.Format(time.Stamp), 1000+n%30000, addr, 1024+n%60000)
@@ -139,124 +94,166 @@ func attacker(i int) string {
 	return fmt.Sprintf("2001:db8:%x:%x::%x", i>>16, i&0xffff, i%251+1)
 }
 
-func rssKB(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	return 0
-}
-
 // BenchmarkBan10000 appends failure lines (maxretry = 5) for 10,000
 // distinct attackers in one write and measures until all 10,000 are in the
 // kernel's set; it also reports the daemon's RSS holding those bans.
 func BenchmarkBan10000(b *testing.B) {
 	const attackers, maxretry = 10000, 5
-	bin := buildGaol(b)
-	var secs, rss []float64
+	subs := subjects(b)
+	secs := map[string][]float64{}
+	rss := map[string][]float64{}
 	for range b.N {
-		ns := netnstest.New(b)
-		dir := b.TempDir()
-		logPath := filepath.Join(dir, "auth.log")
-		os.WriteFile(logPath, nil, 0o644)
-		d := startDaemon(b, ns, bin, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\nmaxretry = %d\nbantime = 1h\n", logPath, maxretry))
-		sc := newSetCounter(b, ns)
-		var sb strings.Builder
-		now := time.Now()
-		n := 0
-		for r := range maxretry {
-			for i := range attackers {
-				sb.WriteString(failLine(now, attacker(i), n))
-				n++
-				_ = r
-			}
+		for _, s := range subs {
+			el, mb := ban10000(b, s, attackers, maxretry)
+			secs[s.name] = append(secs[s.name], el.Seconds())
+			rss[s.name] = append(rss[s.name], mb)
 		}
-		f, _ := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-		b.ResetTimer()
-		start := time.Now()
-		f.WriteString(sb.String())
-		f.Close()
-		// Dumping a set of 10,000 elements from the kernel takes about
-		// 0.1 s of kernel time, which would slow the daemon down if done
-		// in a loop. The daemon answers status from the goroutine that
-		// applies bans, after the firewall batch: when it reports 10,000
-		// bans they are in the kernel, which one dump then confirms.
-		c := control.NewClient(d.sock)
-		for {
-			s, err := c.Status(context.Background())
-			if err == nil && s.Jails[0].CurrentlyBanned == attackers {
-				break
-			}
-			if time.Since(start) > 60*time.Second {
-				b.Fatalf("not all %d banned after 60 s (%+v, %v)", attackers, s, err)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		el := time.Since(start)
-		b.StopTimer()
-		if n, _ := sc.count("sshd-v6"); n != attackers {
-			b.Fatalf("status reports %d bans, the kernel holds %d", attackers, n)
-		}
-		msg, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-		b.Logf("%s", msg)
-		secs = append(secs, el.Seconds())
-		rss = append(rss, float64(rssKB(d.cmd.Process.Pid))/1024)
 	}
-	b.ReportMetric(median(secs), "s/10000-bans")
-	b.ReportMetric(median(rss), "MB-RSS")
+	for _, s := range subs {
+		b.ReportMetric(median(secs[s.name]), s.name+"-s")
+		b.ReportMetric(median(rss[s.name]), s.name+"-MB-RSS")
+	}
+	if withFail2ban() {
+		b.ReportMetric(median(secs["fail2ban"])/median(secs["gaol"]), "x-faster")
+		b.ReportMetric(median(rss["fail2ban"])/median(rss["gaol"]), "x-less-RSS")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
+// ban10000 runs one BenchmarkBan10000 measurement of s and returns the
+// time until all attackers were banned and the daemon's RSS in MiB.
+func ban10000(b *testing.B, s subject, attackers, maxretry int) (time.Duration, float64) {
+	b.Helper()
+	spec := jailSpec{logPath: newLog(b), maxretry: maxretry}
+	d := s.start(b, spec)
+	defer d.stop()
+	var sb strings.Builder
+	now := time.Now()
+	n := 0
+	for range maxretry {
+		for i := range attackers {
+			sb.WriteString(failLine(now, attacker(i), n))
+			n++
+		}
+	}
+	b.Logf("%s: load average before: %s", s.name, loadavg())
+	start := time.Now()
+	appendLog(b, spec.logPath, sb.String())
+	at, err := d.awaitBanned(start, attackers)
+	if err != nil {
+		b.Fatalf("%v\n%s", err, d.logs())
+	}
+	el := at.Sub(start)
+	if got := d.set().count(); got != attackers {
+		b.Fatalf("%s: banned all %d, but the kernel set %s holds %d", d.name(), attackers, d.set(), got)
+	}
+	mb := float64(d.rssKB()) / 1024
+	b.Logf("%s: %d bans in %.3f s (from %s), RSS %.1f MiB; %s", d.name(), attackers, el.Seconds(), start.Format("15:04:05.000"), mb, d.summary())
+	return el, mb
+}
+
 // BenchmarkBanLatency measures, 50 times, the time from an attacker's last
-// failure line being written to its address being in the kernel's set.
+// failure line (maxretry = 3) being written to its address being in the
+// kernel's set.
 func BenchmarkBanLatency(b *testing.B) {
 	const tries, maxretry = 50, 3
-	bin := buildGaol(b)
-	var lat []float64
+	subs := subjects(b)
+	lat := map[string][]float64{}
 	for range b.N {
-		ns := netnstest.New(b)
-		dir := b.TempDir()
-		logPath := filepath.Join(dir, "auth.log")
-		os.WriteFile(logPath, nil, 0o644)
-		startDaemon(b, ns, bin, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\nmaxretry = %d\nbantime = 1h\n", logPath, maxretry))
-		sc := newSetCounter(b, ns)
-		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			b.Fatal(err)
+		for _, s := range subs {
+			lat[s.name] = append(lat[s.name], banLatency(b, s, tries, maxretry)...)
 		}
-		for try := range tries {
-			addr := attacker(try)
-			for i := range maxretry - 1 {
-				f.WriteString(failLine(time.Now(), addr, i))
-			}
-			// Let the first failures be processed, so that only the last
-			// line's path is timed.
-			time.Sleep(20 * time.Millisecond)
-			start := time.Now()
-			f.WriteString(failLine(time.Now(), addr, maxretry))
-			for {
-				if c, _ := sc.count("sshd-v6"); c == try+1 {
-					break
-				}
-				if time.Since(start) > 10*time.Second {
-					b.Fatalf("attacker %d not banned after 10 s", try)
-				}
-				time.Sleep(100 * time.Microsecond)
-			}
-			lat = append(lat, float64(time.Since(start).Microseconds())/1000)
-		}
-		f.Close()
 	}
-	slices.Sort(lat)
-	b.ReportMetric(percentile(lat, 50), "ms-p50")
-	b.ReportMetric(percentile(lat, 99), "ms-p99")
+	p := func(name string, q float64) float64 {
+		v := slices.Clone(lat[name])
+		slices.Sort(v)
+		return percentile(v, q)
+	}
+	for _, s := range subs {
+		b.ReportMetric(p(s.name, 50), s.name+"-ms-p50")
+		b.ReportMetric(p(s.name, 99), s.name+"-ms-p99")
+	}
+	if withFail2ban() {
+		b.ReportMetric(p("fail2ban", 50)/p("gaol", 50), "x-faster-p50")
+		b.ReportMetric(p("fail2ban", 99)/p("gaol", 99), "x-faster-p99")
+	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// banLatency runs one BenchmarkBanLatency measurement of s: the latencies
+// of tries bans, in milliseconds. One untimed ban first makes the daemon
+// set its firewall up (fail2ban does that on the first ban of a family).
+// Before each timed line, it waits until the daemon has counted the
+// attacker's earlier failures, so that only the last line's path is timed,
+// and then for arrivalDelay, so that the line arrives at any moment of the
+// daemon's internal timers, as real attacks do.
+func banLatency(b *testing.B, s subject, tries, maxretry int) []float64 {
+	b.Helper()
+	spec := jailSpec{logPath: newLog(b), maxretry: maxretry}
+	d := s.start(b, spec)
+	defer d.stop()
+	failed, banned := 0, 0
+	wait := func(what string, every time.Duration, cond func() bool) {
+		b.Helper()
+		if !pollUntil(time.Now(), d.timeout(1), every, cond) {
+			b.Fatalf("%s: %s not seen within %v\n%s", d.name(), what, d.timeout(1), d.logs())
+		}
+	}
+	// Warm-up: an attacker past the ones timed.
+	var sb strings.Builder
+	for i := range maxretry {
+		sb.WriteString(failLine(time.Now(), attacker(tries), i))
+	}
+	appendLog(b, spec.logPath, sb.String())
+	failed += maxretry
+	banned++
+	wait("the warm-up ban", d.pollEvery(), func() bool { return d.set().count() == banned })
+
+	b.Logf("%s: load average before: %s", s.name, loadavg())
+	var lat []float64
+	for try := range tries {
+		addr := attacker(try)
+		sb.Reset()
+		for i := range maxretry - 1 {
+			sb.WriteString(failLine(time.Now(), addr, i))
+		}
+		appendLog(b, spec.logPath, sb.String())
+		failed += maxretry - 1
+		wait("the first failures", max(d.pollEvery(), time.Millisecond), func() bool {
+			n, err := d.failures()
+			return err == nil && n >= failed
+		})
+		time.Sleep(arrivalDelay(try))
+		start := time.Now()
+		appendLog(b, spec.logPath, failLine(time.Now(), addr, maxretry))
+		failed++
+		banned++
+		wait(fmt.Sprintf("ban %d", try), d.pollEvery(), func() bool { return d.set().count() == banned })
+		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+	}
+	return lat
+}
+
+// loadavg returns the machine's load averages, to judge how quiet a run was.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return err.Error()
+	}
+	f := strings.Fields(string(data))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+// arrivalDelay spreads the timed lines of BanLatency evenly over a 2 s
+// window after the previous ban (a golden-ratio sequence: reproducible
+// and evenly spread for any number of tries). fail2ban's actions thread
+// looks for new tickets 0.2, 0.6 and 1.2 s into a 2 s cycle that restarts
+// after each ban: without this delay every line would arrive just before
+// its first look, its best case.
+func arrivalDelay(try int) time.Duration {
+	const phi = 0.6180339887498949
+	f := float64(try+1) * phi
+	return time.Duration((f - math.Floor(f)) * float64(2*time.Second))
 }
 
 func median(v []float64) float64 {
