@@ -47,7 +47,7 @@ func subjects(b *testing.B) []subject {
 			}
 		}
 		tree = fail2banTree(b)
-		b.Logf("fail2ban from %s, backend %s", tree.root, tree.backend)
+		b.Logf("fail2ban from %s, backend %s", tree.Root, tree.backend)
 	}
 	bin := buildGaol(b)
 	s := []subject{{"gaol", func(b *testing.B, spec jailSpec) daemon { return startGaol(b, bin, spec) }}}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,27 +13,21 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/netnstest"
+	"github.com/gaol-project/gaol/internal/testutil/f2btree"
 )
 
 // systemPython is the interpreter Debian's fail2ban package runs with.
 const systemPython = "/usr/bin/python3"
 
-// f2bTree is fail2ban's Debian package extracted (dpkg -x) into
-// .cache/fail2ban/ at the root of the repository. fail2ban is GPL: the
-// benchmark only reads this git-ignored tree at run time and never copies
-// it into the repository.
+// f2bTree is fail2ban's Debian package, extracted into the git-ignored
+// .cache/fail2ban (package f2btree), with the file backend it will use.
 type f2bTree struct {
-	root    string
+	f2btree.Tree
 	backend string // "pyinotify" when python3-pyinotify is in the tree, else "polling"
 }
 
-// markerName marks a complete cache; it lists the packages extracted.
-// internal/conformance fetches the same tree the same way.
-const markerName = ".gaol-bench-complete"
-
-// fail2banTree returns the cached fail2ban tree, downloading fail2ban and
-// python3-pyinotify with `apt-get download` and extracting them with
-// `dpkg -x` on first use. It skips the benchmark when that is impossible.
+// fail2banTree returns the cached fail2ban tree, fetching it on first use.
+// It skips the benchmark when that is impossible.
 func fail2banTree(b *testing.B) f2bTree {
 	b.Helper()
 	for _, tool := range []string{systemPython, "nft"} {
@@ -42,108 +35,18 @@ func fail2banTree(b *testing.B) f2bTree {
 			b.Skipf("fail2ban needs %s: %v (set GAOL_BENCH_FAIL2BAN=0 to measure gaol alone)", tool, err)
 		}
 	}
-	root, err := repoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := filepath.Join(root, ".cache", "fail2ban")
-	if _, err := os.Stat(filepath.Join(dir, markerName)); err != nil {
-		if err := fetchFail2ban(dir); err != nil {
-			b.Skipf("cannot get fail2ban for comparison: %v (set GAOL_BENCH_FAIL2BAN=0 to measure gaol alone)", err)
-		}
-	}
-	t := f2bTree{root: dir, backend: "polling"}
-	if _, err := os.Stat(filepath.Join(t.pythonPath(), "pyinotify.py")); err == nil {
+	t := f2bTree{Tree: f2btree.Get(b), backend: "polling"}
+	if t.HasPyinotify() {
 		t.backend = "pyinotify"
 	}
 	return t
 }
 
-// pythonPath is where the tree's Python modules are.
-func (t f2bTree) pythonPath() string {
-	return filepath.Join(t.root, "usr", "lib", "python3", "dist-packages")
-}
+func (t f2bTree) pythonPath() string { return t.PythonPath() }
+func (t f2bTree) etc() string        { return t.Etc() }
 
-// etc is the tree's stock configuration, /etc/fail2ban.
-func (t f2bTree) etc() string { return filepath.Join(t.root, "etc", "fail2ban") }
-
-// repoRoot finds the module root (the directory holding go.mod) above the
-// working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding the repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("finding the repository root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// fetchFail2ban downloads fail2ban (required) and python3-pyinotify (its
-// recommended inotify backend; optional) and extracts them into dir.
-func fetchFail2ban(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return fmt.Errorf("creating the cache: %w", err)
-	}
-	work, err := os.MkdirTemp(filepath.Dir(dir), "fetch-")
-	if err != nil {
-		return fmt.Errorf("creating the cache: %w", err)
-	}
-	defer os.RemoveAll(work)
-	if err := os.Chmod(work, 0o755); err != nil { // readable by apt's _apt user
-		return err
-	}
-	download := func(pkg string) error {
-		cmd := exec.Command("apt-get", "download", pkg)
-		cmd.Dir = work
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("apt-get download %s: %w\n%s", pkg, err, out)
-		}
-		return nil
-	}
-	if err := download("fail2ban"); err != nil {
-		// A fresh machine may have no package lists yet.
-		if out, uerr := exec.Command("apt-get", "update").CombinedOutput(); uerr != nil {
-			return fmt.Errorf("%w; apt-get update: %v\n%s", err, uerr, out)
-		}
-		if err := download("fail2ban"); err != nil {
-			return err
-		}
-	}
-	_ = download("python3-pyinotify") // without it fail2ban polls
-	debs, err := filepath.Glob(filepath.Join(work, "*.deb"))
-	if err != nil || len(debs) == 0 {
-		return fmt.Errorf("apt-get download left no .deb in %s", work)
-	}
-	tree := filepath.Join(work, "tree")
-	var names []string
-	for _, deb := range debs {
-		if out, err := exec.Command("dpkg", "-x", deb, tree).CombinedOutput(); err != nil {
-			return fmt.Errorf("dpkg -x %s: %w\n%s", deb, err, out)
-		}
-		names = append(names, filepath.Base(deb))
-	}
-	if err := os.WriteFile(filepath.Join(tree, markerName), []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil { // an incomplete earlier attempt
-		return err
-	}
-	if err := os.Rename(tree, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, markerName)); serr == nil {
-			return nil // another run (or internal/conformance) fetched it meanwhile
-		}
-		return fmt.Errorf("moving the extracted tree into %s: %w", dir, err)
-	}
-	return nil
-}
+// repoRoot finds the module root above the working directory.
+func repoRoot() (string, error) { return f2btree.RepoRoot() }
 
 // f2bDaemon is fail2ban-server running in the foreground in its own
 // network namespace, with the stock sshd filter and nftables-multiport
@@ -174,7 +77,7 @@ func startFail2ban(b *testing.B, tree f2bTree, spec jailSpec) *f2bDaemon {
 	if err := os.WriteFile(d.logPath, nil, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	d.cmd = ns.Command(systemPython, filepath.Join(tree.root, "usr", "bin", "fail2ban-server"),
+	d.cmd = ns.Command(systemPython, filepath.Join(tree.Root, "usr", "bin", "fail2ban-server"),
 		"-f", "-x", "-c", conf, "-s", filepath.Join(dir, "fail2ban.sock"), "-p", filepath.Join(dir, "fail2ban.pid"))
 	d.cmd.Env = append(os.Environ(),
 		"PYTHONPATH="+tree.pythonPath(),

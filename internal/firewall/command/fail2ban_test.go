@@ -1,13 +1,11 @@
 package command_test
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,65 +13,16 @@ import (
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/firewall/command"
 	"github.com/gaol-project/gaol/internal/ini"
+	"github.com/gaol-project/gaol/internal/testutil/f2btree"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// actionDir returns the action.d directory of fail2ban's Debian package:
-// the repository's cache (.cache/fail2ban, which the conformance test
-// fills), or else the package downloaded with apt-get and extracted with
-// dpkg -x into a temporary directory. The test is skipped if neither
-// works, unless CI is set.
+// actionDir returns the action.d directory of fail2ban's Debian package
+// (package f2btree: fetched once into the git-ignored .cache/fail2ban).
 func actionDir(t *testing.T) string {
 	t.Helper()
-	if root, err := repoRoot(); err == nil {
-		dir := filepath.Join(root, ".cache", "fail2ban", "etc", "fail2ban", "action.d")
-		if _, err := os.Stat(filepath.Join(dir, "iptables-multiport.conf")); err == nil {
-			return dir
-		}
-	}
-	work := t.TempDir()
-	if err := os.Chmod(work, 0o755); err != nil { // readable by apt's _apt user
-		t.Fatal(err)
-	}
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set CI to make this an error)", args...)
-	}
-	cmd := exec.Command("apt-get", "download", "fail2ban")
-	cmd.Dir = work
-	if out, err := cmd.CombinedOutput(); err != nil {
-		skip("cannot download fail2ban's package: %v: %s", err, out)
-	}
-	debs, _ := filepath.Glob(filepath.Join(work, "fail2ban_*.deb"))
-	if len(debs) == 0 {
-		skip("apt-get download left no .deb")
-	}
-	root := filepath.Join(work, "root")
-	if out, err := exec.Command("dpkg", "-x", debs[0], root).CombinedOutput(); err != nil {
-		skip("cannot extract fail2ban's package: %v: %s", err, out)
-	}
-	return filepath.Join(root, "etc", "fail2ban", "action.d")
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(f2btree.Get(t).Etc(), "action.d")
 }
 
 // loadAction builds an Action from an action.d file the way fail2ban's
