@@ -1,29 +1,33 @@
 // Package match compiles fail2ban filters (prefregex, failregex,
-// ignoreregex) and applies them to log lines.
+// ignoreregex, datepattern, maxlines) and applies them to log lines with
+// fail2ban's semantics.
 //
 // A log line is first prepared once (Prepare): its timestamp is found and
 // cut out, as fail2ban does, and the rest is offered to the filter of every
-// jail that watches the file. Expressions are Go regular expressions (RE2,
-// linear time); fail2ban's tags (<HOST>, <ADDR>, <IP4>, <IP6>, <DNS>,
-// <F-NAME>...</F-NAME>) are expanded to RE2-safe patterns first.
+// jail that watches the file. Expressions are written in Python's syntax
+// with fail2ban's tags (<HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <CIDR>,
+// <SUBNET>, <SKIPLINES>, <F-ID/>, <F-PORT/>, <F-NAME>...</F-NAME>); the
+// tags are expanded to expressions of our own that RE2 can run, and package
+// pyre compiles the result: Go's regexp where the expression allows it,
+// regexp2 with a timeout where it needs lookaround, backreferences or
+// conditionals, with a fast backtracking matcher in front of both.
 //
-// Matching is made cheap in two ways: each expression carries a literal
-// that every match contains (found with regexp/syntax), so most lines are
-// rejected by strings.Contains alone; and the expressions are run by a
-// backtracking matcher with a step budget (fastre.go) that gives the same
-// results as the regexp package several times faster, falling back to the
-// regexp package when the budget runs out.
+// Filter.Match is the stateless single-line path the daemon runs for
+// every line. A Matcher adds what fail2ban keeps per jail: the buffer of a
+// multi-line filter (maxlines), the failures of <F-MLFID> connections, the
+// filter's own date pattern, and the captured fields of every failure.
 package match
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gaol-project/gaol/internal/match/date"
+	"github.com/gaol-project/gaol/internal/match/pyre"
 )
 
 // Spec is the text of a filter, as a configuration defines it.
@@ -35,80 +39,74 @@ type Spec struct {
 	// against that group's text only.
 	PrefRegex string
 	// FailRegex are the expressions that recognize a failure, tried in
-	// order. Each must capture an address (<HOST>, <ADDR>, <IP4>, <IP6>
-	// or <DNS>).
+	// order. Each must capture a failure identifier (<HOST>, <ADDR>,
+	// <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID>), itself or in PrefRegex.
 	FailRegex []string
 	// IgnoreRegex are expressions that veto a failure: a line that matches
 	// a failregex and one of these is ignored.
 	IgnoreRegex []string
+	// DatePattern is the filter's datepattern (one pattern per line), ""
+	// for fail2ban's default date templates. Matchers use it; Prepare
+	// with a shared date.Detector does not.
+	DatePattern string
+	// MaxLines is the number of lines a failregex may span; 0 or 1 means
+	// single lines. Only Matchers buffer lines.
+	MaxLines int
+	// UseDNS is the jail's usedns setting: "yes", "warn" (the default
+	// when empty), "no" (<HOST> matches addresses only) or "raw".
+	UseDNS string
 }
 
 // Filter is a compiled filter. It is safe for concurrent use.
 type Filter struct {
-	name    string
-	pref    *expr
-	content int // index of the content group of pref, or -1
-	fail    []*expr
-	ignore  []*expr
+	spec   Spec
+	pref   *expr
+	fail   []*expr
+	ignore []*expr
+	// precheck: the ignoreregexes are tried on the whole line before
+	// anything else (fail2ban does so when there are fewer than
+	// len(failregex)-2 of them).
+	precheck bool
+	maxLines int
+	useDNS   string
+	// slow runs every search on the fallback engines only (for tests
+	// that compare the engines).
+	slow bool
 }
 
-// expr is one compiled expression.
-type expr struct {
-	re *regexp.Regexp
-	// fast is the expression compiled for the fast matcher, nil if it
-	// does not handle it.
-	fast *program
-	// lit is a literal every match contains; "" if none.
-	lit string
-	// addrs are the indexes of the capture groups that hold an address,
-	// in the order of the expression.
-	addrs []int
-}
-
-// mayMatch reports whether s can match at all, by the cheap literal test.
-func (e *expr) mayMatch(s string) bool {
-	return e.lit == "" || strings.Contains(s, e.lit)
-}
-
-// find returns the submatch positions of the leftmost match in s, as
-// regexp.FindStringSubmatchIndex does, or nil. The slice may belong to m and
-// is valid until m's next use.
-func (e *expr) find(m *machine, s string) []int {
-	if !e.mayMatch(s) {
-		return nil
-	}
-	if e.fast != nil {
-		if ok, done := e.fast.find(m, s); done {
-			if ok {
-				return m.caps
-			}
-			return nil
-		}
-	}
-	return e.re.FindStringSubmatchIndex(s)
-}
+var errEmpty = errors.New("empty expression")
 
 // Compile compiles spec. The error names the expression that failed (for
 // example "failregex #2") and shows it.
 func Compile(spec Spec) (*Filter, error) {
-	f := &Filter{name: spec.Name, content: -1}
+	f := &Filter{spec: spec, maxLines: max(spec.MaxLines, 1), useDNS: strings.ToLower(strings.TrimSpace(spec.UseDNS))}
+	switch f.useDNS {
+	case "":
+		f.useDNS = "warn"
+	case "yes", "warn", "no", "raw":
+	case "true", "on", "1":
+		f.useDNS = "yes"
+	case "false", "off", "0":
+		f.useDNS = "no"
+	default:
+		return nil, fmt.Errorf("filter %s: usedns %q: want yes, warn, no or raw", spec.Name, spec.UseDNS)
+	}
 	var errs []error
 	if spec.PrefRegex != "" {
-		e, err := compile(spec.PrefRegex)
+		e, err := compileExpr(spec.PrefRegex, f.useDNS, false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prefregex %q: %w", spec.PrefRegex, err))
 		} else {
 			f.pref = e
-			f.content = e.re.SubexpIndex(contentGroup)
 		}
 	}
 	if len(spec.FailRegex) == 0 {
 		errs = append(errs, errors.New("no failregex"))
 	}
 	for i, s := range spec.FailRegex {
-		e, err := compile(s)
-		if err == nil && len(e.addrs) == 0 {
-			err = errors.New("no address group: use <HOST>, <ADDR>, <IP4>, <IP6> or <DNS>")
+		e, err := compileExpr(s, f.useDNS, f.maxLines > 1)
+		if err == nil && !e.hasFailureID() && (f.pref == nil || !f.pref.hasFailureID()) {
+			err = errors.New("no address group: use <HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID>")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("failregex #%d %q: %w", i+1, s, err))
@@ -117,12 +115,17 @@ func Compile(spec Spec) (*Filter, error) {
 		f.fail = append(f.fail, e)
 	}
 	for i, s := range spec.IgnoreRegex {
-		e, err := compile(s)
+		e, err := compileExpr(s, f.useDNS, false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ignoreregex #%d %q: %w", i+1, s, err))
 			continue
 		}
 		f.ignore = append(f.ignore, e)
+	}
+	if spec.DatePattern != "" {
+		if _, err := date.New(date.Options{Pattern: spec.DatePattern}); err != nil {
+			errs = append(errs, fmt.Errorf("datepattern: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		if spec.Name != "" {
@@ -130,30 +133,85 @@ func Compile(spec Spec) (*Filter, error) {
 		}
 		return nil, err
 	}
+	f.precheck = len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2
 	return f, nil
 }
 
-// compile expands the tags of a filter expression and compiles it.
-func compile(s string) (*expr, error) {
-	src := expandTags(s)
-	re, err := regexp.Compile(src)
-	if err != nil {
-		return nil, err
-	}
-	e := &expr{re: re, lit: requiredLiteral(src)}
-	if p, err := compileFast(src); err == nil {
-		e.fast = p
-	}
-	for i, name := range re.SubexpNames() {
-		if addrGroups[name] {
-			e.addrs = append(e.addrs, i)
-		}
-	}
-	return e, nil
+// Name returns the name the filter was compiled with.
+func (f *Filter) Name() string { return f.spec.Name }
+
+// DatePattern returns the filter's datepattern ("" for the default date
+// templates). Lines for a filter with its own pattern must be prepared
+// with a detector for it (a Matcher does that).
+func (f *Filter) DatePattern() string { return f.spec.DatePattern }
+
+// MaxLines returns the number of lines a failregex may span.
+func (f *Filter) MaxLines() int { return f.maxLines }
+
+// Expr describes one expression of a compiled filter, for tools that show
+// how a filter runs.
+type Expr struct {
+	Kind   string // "prefregex", "failregex" or "ignoreregex"
+	Index  int    // position among the expressions of its kind
+	Source string // as written, with fail2ban's tags
+	// Expanded is Source with the tags expanded (Python's syntax).
+	Expanded string
+	// Fallback is the expression Engine runs (Go's syntax for RE2, .NET's
+	// for regexp2).
+	Fallback string
+	// Engine runs the expression when the fast matcher gives up or does
+	// not handle it: pyre.RE2 or pyre.Backtrack (regexp2).
+	Engine pyre.Engine
+	// Fast reports whether the fast backtracking matcher runs it first.
+	Fast bool
 }
 
-// Name returns the name the filter was compiled with.
-func (f *Filter) Name() string { return f.name }
+// Exprs returns the filter's expressions: prefregex, failregexes,
+// ignoreregexes.
+func (f *Filter) Exprs() []Expr {
+	var out []Expr
+	add := func(kind string, i int, e *expr) {
+		out = append(out, Expr{Kind: kind, Index: i, Source: e.src, Expanded: e.re.String(), Fallback: e.re.Fallback(), Engine: e.re.Engine(), Fast: e.re.Fast()})
+	}
+	if f.pref != nil {
+		add("prefregex", 0, f.pref)
+	}
+	for i, e := range f.fail {
+		add("failregex", i, e)
+	}
+	for i, e := range f.ignore {
+		add("ignoreregex", i, e)
+	}
+	return out
+}
+
+// Stateful reports whether the filter needs a Matcher to be applied as
+// fail2ban does: it spans several lines (maxlines) or follows connections
+// across lines (<F-MLFID>). Match applies such a filter line by line
+// without that state.
+func (f *Filter) Stateful() bool {
+	if f.maxLines > 1 || f.pref != nil && f.pref.mlfid >= 0 {
+		return true
+	}
+	for _, e := range f.fail {
+		if e.mlfid >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// RE2 reports whether every expression of the filter, and the templates
+// of its date pattern, run on RE2 (none needs regexp2).
+func (f *Filter) RE2() bool {
+	for _, e := range f.Exprs() {
+		if e.Engine != pyre.RE2 {
+			return false
+		}
+	}
+	d, err := date.New(date.Options{Pattern: f.spec.DatePattern})
+	return err == nil && d.RE2()
+}
 
 // Line is a log line prepared for matching.
 type Line struct {
@@ -164,21 +222,27 @@ type Line struct {
 	Text string
 	// Time is the instant of the timestamp, if HasTime.
 	Time time.Time
-	// HasTime reports whether a timestamp was found.
+	// HasTime reports whether a timestamp was found (or, for a journal
+	// entry, given).
 	HasTime bool
 }
 
 // Prepare finds the timestamp of raw with d (which may be nil: no date
 // detection) and cuts it out. A line is prepared once and can then be
-// offered to any number of filters.
+// offered to any number of filters that use the same date detection.
 func Prepare(raw string, d *date.Detector) Line {
 	l := Line{Raw: raw, Text: raw}
 	if d != nil {
-		if m, ok := d.Find(raw); ok {
-			l.Time, l.HasTime = m.Time, true
-			if m.Start == 0 {
+		var m date.Match
+		if d.FindInto(raw, &m) {
+			l.Time, l.HasTime = m.Time, m.HasTime
+			switch {
+			case m.Start == m.End:
+			case m.Start == 0:
 				l.Text = raw[m.End:]
-			} else {
+			case m.End == len(raw):
+				l.Text = raw[:m.Start]
+			default:
 				l.Text = raw[:m.Start] + raw[m.End:]
 			}
 		}
@@ -187,74 +251,167 @@ func Prepare(raw string, d *date.Detector) Line {
 	return l
 }
 
-// Result is the outcome of matching one line.
+// Result is the outcome of matching one line with Filter.Match.
 type Result struct {
-	// Matched reports a failure: a failregex matched, with a valid
-	// address, and no ignoreregex did.
+	// Matched reports a failure with an address: a failregex matched, its
+	// failure identifier is an IP address (in Addr), and no ignoreregex
+	// vetoed it.
 	Matched bool
-	// Ignored reports that a failregex matched but an ignoreregex vetoed
-	// it.
+	// Ignored reports that an ignoreregex vetoed the line (Regex is -1 if
+	// it did so before any failregex was tried).
 	Ignored bool
+	// Unresolved reports that a failregex matched but its identifier is
+	// not an IP address: a host name (which only usedns "yes" or "warn"
+	// would resolve) or another failure ID; Host holds it.
+	Unresolved bool
 	// Addr is the address of the failure (IPv4-mapped IPv6 addresses are
-	// unmapped), set when Matched or Ignored.
+	// unmapped; masked to Bits if the filter captured a <CIDR>), set when
+	// Matched or Ignored.
 	Addr netip.Addr
-	// Regex is the index in Spec.FailRegex of the failregex that matched,
-	// set when Matched or Ignored.
+	// Bits is the prefix length a <CIDR> or <SUBNET> gave, 0 if none.
+	Bits int
+	// Host is the failure identifier as captured: the address, host name
+	// or <F-ID> text.
+	Host string
+	// Regex is the index in Spec.FailRegex of the failregex that matched.
 	Regex int
 }
 
-// Match applies the filter to a prepared line, with fail2ban's semantics:
+// machines recycles search state.
+var machines = sync.Pool{New: func() any { return pyre.NewMachine() }}
+
+// Match applies the filter to a prepared line with fail2ban's semantics:
 // the prefregex (if any) must match, the failregexes are tried in order on
-// its content and the first that matches decides; if its address capture is
-// not a valid address the line does not match; a line that also matches an
-// ignoreregex is Ignored rather than Matched.
+// its content and the first that matches decides; a line that also matches
+// an ignoreregex is Ignored rather than Matched. Match keeps no state:
+// multi-line filters and <F-MLFID> connection tracking need a Matcher.
 func (f *Filter) Match(l Line) Result {
-	m := machines.Get().(*machine)
+	m := machines.Get().(*pyre.Machine)
 	defer machines.Put(m)
 	text := l.Text
+	if f.precheck {
+		for _, ig := range f.ignore {
+			if f.find(ig, m, text) != nil {
+				return Result{Ignored: true, Regex: -1}
+			}
+		}
+	}
+	// The groups of the prefregex stay available to the failregexes
+	// (an address may be captured there).
+	var prefBuf [24]int
+	var prefCaps []int
+	prefText := text
 	if f.pref != nil {
-		caps := f.pref.find(m, text)
+		caps := f.find(f.pref, m, text)
 		if caps == nil {
 			return Result{}
 		}
-		if c := f.content; c > 0 && caps[2*c] >= 0 {
-			text = text[caps[2*c]:caps[2*c+1]]
+		prefCaps = append(prefBuf[:0], caps...)
+		if c, ok := group(text, prefCaps, f.pref.content); ok && c != "" {
+			text = c
 		}
 	}
 	for i, e := range f.fail {
-		caps := e.find(m, text)
+		caps := f.find(e, m, text)
 		if caps == nil {
 			continue
 		}
-		addr, ok := address(text, caps, e.addrs)
-		if !ok {
-			return Result{}
+		if e.noFail(text, caps) {
+			// A helper match (<F-NOFAIL>, <F-MLFGAINED>): no failure.
+			return Result{Regex: i}
 		}
-		r := Result{Addr: addr, Regex: i}
+		r := f.identify(e, text, caps, prefText, prefCaps)
+		r.Regex = i
 		for _, ig := range f.ignore {
-			if ig.find(m, l.Text) != nil {
-				r.Ignored = true
+			if f.find(ig, m, text) != nil {
+				r.Ignored, r.Matched, r.Unresolved = true, false, false
 				return r
 			}
 		}
-		r.Matched = true
 		return r
 	}
 	return Result{}
 }
 
-// address returns the first address group of a match that took part in it,
-// parsed.
-func address(text string, m []int, groups []int) (netip.Addr, bool) {
-	for _, g := range groups {
-		if m[2*g] < 0 {
-			continue
-		}
-		a, err := netip.ParseAddr(text[m[2*g]:m[2*g+1]])
-		if err != nil || a.Zone() != "" {
-			return netip.Addr{}, false
-		}
-		return a.Unmap(), true
+// find searches s with e.
+func (f *Filter) find(e *expr, m *pyre.Machine, s string) []int {
+	if f.slow {
+		return e.re.FindSlow(m, s)
 	}
-	return netip.Addr{}, false
+	return e.re.Find(m, s)
+}
+
+// identify finds the failure identifier of a match of e (falling back to
+// the groups of the prefregex), as fail2ban's findFailure does: ip4, ip6,
+// dns, then fid.
+func (f *Filter) identify(e *expr, text string, caps []int, prefText string, prefCaps []int) Result {
+	get := func(k int, pk func(*expr) int) (string, bool) {
+		if v, ok := group(text, caps, k); ok {
+			return v, true
+		}
+		if f.pref != nil {
+			return group(prefText, prefCaps, pk(f.pref))
+		}
+		return "", false
+	}
+	cidr, hasCIDR := get(e.cidr, func(p *expr) int { return p.cidr })
+	if v, ok := get(e.ip4, func(p *expr) int { return p.ip4 }); ok {
+		return addrResult(v, cidr, hasCIDR)
+	}
+	if v, ok := get(e.ip6, func(p *expr) int { return p.ip6 }); ok {
+		return addrResult(v, cidr, hasCIDR)
+	}
+	if v, ok := get(e.dns, func(p *expr) int { return p.dns }); ok {
+		// As fail2ban's textToIp: a name that is an address literal is
+		// that address; a real name needs DNS.
+		if r := addrResult(strings.Trim(v, "[]"), "", false); r.Matched {
+			return r
+		}
+		return Result{Unresolved: true, Host: v}
+	}
+	if v, ok := get(e.fid, func(p *expr) int { return p.fid }); ok {
+		if r := addrResult(v, "", false); r.Matched {
+			return r
+		}
+		return Result{Unresolved: true, Host: v}
+	}
+	return Result{}
+}
+
+// addrResult parses an address capture.
+func addrResult(s, cidr string, hasCIDR bool) Result {
+	r := Result{Host: s}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		r.Unresolved = true
+		return r
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if hasCIDR {
+		bits := atoi(cidr)
+		if bits >= 0 && bits < a.BitLen() {
+			if p, err := a.Prefix(bits); err == nil {
+				a, r.Bits = p.Addr(), bits
+			}
+		}
+	}
+	r.Addr, r.Matched = a, true
+	return r
+}
+
+// atoi parses a non-negative decimal number (-1 if it is not one).
+func atoi(s string) int {
+	if s == "" || len(s) > 9 {
+		return -1
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }

@@ -27,12 +27,27 @@ func TestCompileErrors(t *testing.T) {
 		{
 			name: "bad failregex",
 			spec: Spec{Name: "f", FailRegex: []string{`from <HOST>`, `x(<HOST>`}},
-			want: []string{"filter f", "failregex #2", `"x(<HOST>"`, "missing closing )"},
+			want: []string{"filter f", "failregex #2", `"x(<HOST>"`, "missing )"},
 		},
 		{
-			name: "lookahead is not RE2",
-			spec: Spec{FailRegex: []string{`(?=x)<HOST>`}},
-			want: []string{"failregex #1", "(?="},
+			name: "group defined twice",
+			spec: Spec{FailRegex: []string{`(?P<user>a) (?P<user>b) <HOST>`}},
+			want: []string{"failregex #1", "redefinition of group name"},
+		},
+		{
+			name: "two hosts",
+			spec: Spec{FailRegex: []string{`<HOST> <HOST>`}},
+			want: []string{"failregex #1", "redefinition of group name"},
+		},
+		{
+			name: "bad usedns",
+			spec: Spec{FailRegex: []string{`<HOST>`}, UseDNS: "maybe"},
+			want: []string{"usedns"},
+		},
+		{
+			name: "bad datepattern",
+			spec: Spec{FailRegex: []string{`<HOST>`}, DatePattern: "%Q"},
+			want: []string{"datepattern"},
 		},
 		{
 			name: "no address group",
@@ -81,12 +96,14 @@ func TestTags(t *testing.T) {
 		{`from <HOST> port \d+`, "from [2001:db8::1] port 22", "2001:db8::1"},
 		{`from <HOST> port \d+`, "from [192.0.2.1] port 22", "192.0.2.1"},
 		{`from <HOST> port \d+`, "from ::ffff:192.0.2.1 port 22", "192.0.2.1"},
-		{`from <HOST> port \d+`, "from ::FFFF:192.0.2.1 port 22", "192.0.2.1"},
+		// As fail2ban: only lower-case ::ffff: is an IPv4-mapped prefix,
+		// and IPv6 addresses with a dotted quad are no addresses.
+		{`from <HOST> port \d+`, "from ::FFFF:192.0.2.1 port 22", ""},
 		{`from <HOST> port \d+`, "from ::ffff:c000:201 port 22", "192.0.2.1"},
 		{`from <HOST> port \d+`, "from 2001:db8:: port 22", "2001:db8::"},
 		{`from <HOST> port \d+`, "from ::1 port 22", "::1"},
 		{`from <HOST> port \d+`, "from 2001:db8:0:0:0:0:0:1 port 22", "2001:db8::1"},
-		{`from <HOST> port \d+`, "from 2001:db8::192.0.2.1 port 22", "2001:db8::c000:201"},
+		{`from <HOST> port \d+`, "from 2001:db8::192.0.2.1 port 22", ""},
 		{`from <HOST> port \d+`, "from host.example.org port 22", ""},
 		{`from <HOST> port \d+`, "from 192.0.2.300 port 22", ""},
 		{`from <HOST> port \d+`, "from 192.0.2.1234 port 22", ""},
@@ -95,7 +112,9 @@ func TestTags(t *testing.T) {
 		{`from <HOST>`, "from 192.0.2.1 port 22", "192.0.2.1"},
 		{`from <HOST>`, "from 192.0.2.1:22", "192.0.2.1"},
 		{`from <HOST>`, "from 192.0.2.1.", "192.0.2.1"},
-		{`from <HOST>`, "from 192.0.2.12345", ""},
+		// As fail2ban: <HOST> ends where the expression lets it.
+		{`from <HOST>`, "from 192.0.2.12345", "192.0.2.123"},
+		{`from <HOST>$`, "from 192.0.2.12345", ""},
 		{`from <HOST>$`, "from 192.0.2.1", "192.0.2.1"},
 		{`from <HOST>$`, "from 2001:db8::1", "2001:db8::1"},
 		{`from <HOST>:`, "from 2001:db8::1: x", "2001:db8::1"},
@@ -127,8 +146,8 @@ func TestTags(t *testing.T) {
 }
 
 func TestFieldGroups(t *testing.T) {
-	got := expandTags(`<F-USER>.*</F-USER> <F-ID>x</F-ID> <F-ALT-USER1>y</F-ALT-USER1>`)
-	want := `(?P<user>.*) (?P<fid>x) (?P<alt_user1>y)`
+	got := expandTags(`<F-USER>.*</F-USER> <F-ID>x</F-ID> <F-ALT_USER1>y</F-ALT_USER1> </F-NOPE> <F-lower>`, "warn")
+	want := `(?P<user>.*) (?P<fid>x) (?P<alt_user1>y) </F-NOPE> <F-lower>`
 	if got != want {
 		t.Errorf("expandTags = %q, want %q", got, want)
 	}
@@ -141,23 +160,33 @@ func TestMatchSemantics(t *testing.T) {
 			`^bad login from <HOST>$`,
 			`^bad (?:login|token) from <HOST>$`,
 			`^probe from <HOST>$`,
+			`^(?:user|account) <F-USER>\S+</F-USER> from <HOST>$`,
+			`^helper <F-NOFAIL>ok</F-NOFAIL> from <HOST>$`,
 		},
-		IgnoreRegex: []string{`from 192\.0\.2\.99$`, `^ host app\[1\]: probe`},
+		// Three of them: no precheck on the whole line (see below).
+		IgnoreRegex: []string{`from 192\.0\.2\.99$`, `^ host app\[1\]: probe`, `^never$`},
 	}
 	f := mustCompile(t, spec)
+	addr := netip.MustParseAddr
 	tests := []struct {
 		name string
 		text string
 		want Result
 	}{
-		{"first failregex wins", " host app[7]: bad login from 192.0.2.1", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.1"), Regex: 0}},
-		{"second failregex", " host app[7]: bad token from 192.0.2.2", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.2"), Regex: 1}},
+		{"first failregex wins", " host app[7]: bad login from 192.0.2.1", Result{Matched: true, Addr: addr("192.0.2.1"), Host: "192.0.2.1", Regex: 0}},
+		{"second failregex", " host app[7]: bad token from 192.0.2.2", Result{Matched: true, Addr: addr("192.0.2.2"), Host: "192.0.2.2", Regex: 1}},
 		{"prefregex must match", " host other[7]: bad login from 192.0.2.1", Result{}},
 		{"failregex sees only the content", " host app[7]: x bad login from 192.0.2.1", Result{}},
-		{"ignoreregex vetoes", " host app[7]: bad login from 192.0.2.99", Result{Ignored: true, Addr: netip.MustParseAddr("192.0.2.99"), Regex: 0}},
-		{"ignoreregex sees the whole line", " host app[1]: probe from 192.0.2.3", Result{Ignored: true, Addr: netip.MustParseAddr("192.0.2.3"), Regex: 2}},
+		{"ignoreregex vetoes", " host app[7]: bad login from 192.0.2.99", Result{Ignored: true, Addr: addr("192.0.2.99"), Host: "192.0.2.99", Regex: 0}},
+		// As fail2ban: the ignoreregexes see what the failregexes see, the
+		// content of the prefregex (the whole line only when there are
+		// fewer than len(failregex)-2 of them).
+		{"ignoreregex sees the content", " host app[1]: probe from 192.0.2.3", Result{Matched: true, Addr: addr("192.0.2.3"), Host: "192.0.2.3", Regex: 2}},
 		{"ignoreregex alone is nothing", " host app[1]: hello from 192.0.2.99", Result{}},
-		{"invalid address is no match", " host app[7]: bad login from 192.0.2.256", Result{}},
+		{"invalid address", " host app[7]: bad login from 192.0.2.256", Result{Unresolved: true, Host: "192.0.2.256", Regex: 0}},
+		{"host name", " host app[7]: bad login from host.example.org", Result{Unresolved: true, Host: "host.example.org", Regex: 0}},
+		{"IPv6", " host app[7]: user x from 2001:db8::1", Result{Matched: true, Addr: addr("2001:db8::1"), Host: "2001:db8::1", Regex: 3}},
+		{"nofail is no failure", " host app[7]: helper ok from 192.0.2.4", Result{Regex: 4}},
 		{"no match", " host app[7]: good login from 192.0.2.1", Result{}},
 	}
 	for _, tt := range tests {
@@ -166,6 +195,60 @@ func TestMatchSemantics(t *testing.T) {
 				t.Errorf("Match(%q) = %+v, want %+v", tt.text, got, tt.want)
 			}
 		})
+	}
+	// With few ignoreregexes they are tried on the whole line first.
+	g := mustCompile(t, Spec{FailRegex: []string{`a <HOST>`, `b <HOST>`, `c <HOST>`, `d <HOST>`}, IgnoreRegex: []string{`^skip`}})
+	if got := g.Match(Line{Text: "skip a 192.0.2.1"}); got != (Result{Ignored: true, Regex: -1}) {
+		t.Errorf("precheck: %+v", got)
+	}
+}
+
+func TestUseDNS(t *testing.T) {
+	for _, tt := range []struct {
+		usedns, text string
+		want         Result
+	}{
+		{"warn", "from host.example.org", Result{Unresolved: true, Host: "host.example.org"}},
+		{"raw", "from host.example.org", Result{Unresolved: true, Host: "host.example.org"}},
+		{"no", "from host.example.org", Result{}},
+		{"no", "from 192.0.2.1", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.1"), Host: "192.0.2.1"}},
+	} {
+		f := mustCompile(t, Spec{FailRegex: []string{`^from <HOST>$`}, UseDNS: tt.usedns})
+		if got := f.Match(Line{Text: tt.text}); got != tt.want {
+			t.Errorf("usedns %s, %q: %+v, want %+v", tt.usedns, tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestSubnet(t *testing.T) {
+	f := mustCompile(t, Spec{FailRegex: []string{`^net <SUBNET> x$`, `^addr <ADDR>/<CIDR>$`, `^id <F-ID/>$`}})
+	for _, tt := range []struct {
+		text string
+		want Result
+	}{
+		{"net 192.0.2.77/24 x", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.0"), Bits: 24, Host: "192.0.2.77"}},
+		{"net 192.0.2.77 x", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.77"), Host: "192.0.2.77"}},
+		{"addr 2001:db8::1/32", Result{Matched: true, Addr: netip.MustParseAddr("2001:db8::"), Bits: 32, Host: "2001:db8::1", Regex: 1}},
+		{"id session-42", Result{Unresolved: true, Host: "session-42", Regex: 2}},
+		{"id 192.0.2.5", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.5"), Host: "192.0.2.5", Regex: 2}},
+	} {
+		if got := f.Match(Line{Text: tt.text}); got != tt.want {
+			t.Errorf("%q: %+v, want %+v", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestGlobalFlagsToLocal(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`SASL ((?i)LOGIN|PLAIN) x`, `SASL (?i:LOGIN|PLAIN) x`},
+		{`(?:(?i)a|b)`, `(?i:a|b)`},
+		{`\((?i)a)`, `\((?i)a)`},
+		{`(?i)x`, `(?i)x`},
+	}
+	for _, tt := range tests {
+		if got := globalFlagsToLocal(tt.in); got != tt.want {
+			t.Errorf("globalFlagsToLocal(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -198,25 +281,5 @@ func TestPrepare(t *testing.T) {
 	}
 	if l := Prepare("Nov 22 02:15:46 x", nil); l.HasTime || l.Text != l.Raw {
 		t.Errorf("Prepare without detector = %+v", l)
-	}
-}
-
-func TestRequiredLiteral(t *testing.T) {
-	tests := []struct{ expr, want string }{
-		{`^Failed password for .* from \S+`, "Failed password for "},
-		{`^\s*\S+ sshd(?:\[\d+\])?: Invalid user .* from`, ": Invalid user "},
-		{`(?:a|b)cd`, "cd"},
-		{`(?i)abcdef`, ""},
-		{`x*`, ""},
-		{`(?:abc)+`, "abc"},
-		{`(?:abc){2}`, "abc"},
-		{`(?:abc)?`, ""},
-		{`ab\bcd`, "abcd"},
-		{`[`, ""},
-	}
-	for _, tt := range tests {
-		if got := requiredLiteral(tt.expr); got != tt.want {
-			t.Errorf("requiredLiteral(%q) = %q, want %q", tt.expr, got, tt.want)
-		}
 	}
 }

@@ -1,0 +1,146 @@
+package match
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/gaol-project/gaol/internal/match/pyre"
+)
+
+// expr is one compiled filter expression.
+type expr struct {
+	src string // as written, with fail2ban's tags
+	re  *pyre.Regexp
+	// Group numbers of the groups with a meaning, -1 if absent.
+	ip4, ip6, dns, fid, cidr, content, mlfid, nofail, gained int
+	// skip are the groups of <SKIPLINES>.
+	skip []int
+	// alt are the alt_NAME[_N] groups, merged into NAME; tuple the
+	// tuple_NAME[_N] groups, combined with NAME.
+	alt, tuple []complexGroup
+}
+
+// complexGroup is an alt_ or tuple_ group and the field it feeds.
+type complexGroup struct {
+	group int
+	name  string // the group's own name, for ordering
+	field string
+}
+
+// complexNameRE parses alt_ and tuple_ group names (COMPLNAME_CRE).
+var complexNameRE = regexp.MustCompile(`^(alt_|tuple_)(.*?)(?:_\d+)?$`)
+
+// compileExpr expands the tags of a filter expression and compiles it.
+// multiline makes ^ and $ match at line boundaries (a failregex of a
+// filter that buffers several lines).
+func compileExpr(src, useDNS string, multiline bool) (*expr, error) {
+	s := globalFlagsToLocal(expandTags(src, useDNS))
+	if strings.TrimSpace(s) == "" {
+		return nil, errEmpty
+	}
+	var flags pyre.Flags
+	if multiline {
+		flags = pyre.Multiline
+	}
+	re, err := pyre.Compile(s, pyre.Options{Flags: flags})
+	if err != nil {
+		return nil, err
+	}
+	e := &expr{src: src, re: re}
+	e.ip4 = re.GroupIndex(groupIP4)
+	e.ip6 = re.GroupIndex(groupIP6)
+	e.dns = re.GroupIndex(groupDNS)
+	e.fid = re.GroupIndex(groupFID)
+	e.cidr = re.GroupIndex(groupCIDR)
+	e.content = re.GroupIndex(groupContent)
+	e.mlfid = re.GroupIndex(groupMLFID)
+	e.nofail = re.GroupIndex(groupNoFail)
+	e.gained = re.GroupIndex(groupMLFGained)
+	for k, name := range re.GroupNames() {
+		if strings.HasPrefix(name, "skiplines") {
+			e.skip = append(e.skip, k)
+		}
+		if len(name) <= len("alt_") {
+			continue
+		}
+		if m := complexNameRE.FindStringSubmatch(name); m != nil {
+			g := complexGroup{group: k, name: name, field: fieldName(m[2])}
+			if m[1] == "alt_" {
+				e.alt = append(e.alt, g)
+			} else {
+				e.tuple = append(e.tuple, g)
+			}
+		}
+	}
+	byName := func(gs []complexGroup) {
+		sort.Slice(gs, func(i, j int) bool {
+			return gs[i].name < gs[j].name || gs[i].name == gs[j].name && gs[i].field < gs[j].field
+		})
+	}
+	byName(e.alt)
+	byName(e.tuple)
+	return e, nil
+}
+
+// noFail reports whether a match marks no failure: its <F-NOFAIL> or
+// <F-MLFGAINED> group is not empty.
+func (e *expr) noFail(s string, caps []int) bool {
+	if v, ok := group(s, caps, e.nofail); ok && v != "" {
+		return true
+	}
+	v, ok := group(s, caps, e.gained)
+	return ok && v != ""
+}
+
+// hasFailureID reports whether the expression has a group that identifies
+// a failure (fail2ban's FAILURE_ID_PRESENTS).
+func (e *expr) hasFailureID() bool {
+	return e.ip4 >= 0 || e.ip6 >= 0 || e.dns >= 0 || e.fid >= 0 || e.mlfid >= 0
+}
+
+// group returns the text of group k of a match, and whether it took part.
+func group(s string, caps []int, k int) (string, bool) {
+	if k < 0 || 2*k+1 >= len(caps) || caps[2*k] < 0 {
+		return "", false
+	}
+	return s[caps[2*k]:caps[2*k+1]], true
+}
+
+// groups returns the named groups of a match that took part, with alt_
+// and tuple_ groups merged as fail2ban does.
+func (e *expr) groups(s string, caps []int) map[string]string {
+	out := map[string]string{}
+	for k, name := range e.re.GroupNames() {
+		if name == "" {
+			continue
+		}
+		if v, ok := group(s, caps, k); ok {
+			out[name] = v
+		}
+	}
+	for _, g := range e.alt {
+		if v := out[g.name]; v != "" && out[g.field] == "" {
+			out[g.field] = v
+		}
+	}
+	// A tuple is written as Python prints it: ('a', 'b', None).
+	elem := func(s string, ok bool) string {
+		if !ok {
+			return "None"
+		}
+		return "'" + s + "'"
+	}
+	tupled := map[string]bool{}
+	for _, g := range e.tuple {
+		v, vok := out[g.name]
+		t, tok := out[g.field]
+		if tupled[g.field] {
+			out[g.field] = t[:len(t)-1] + ", " + elem(v, vok) + ")"
+		} else {
+			out[g.field] = "(" + elem(t, tok) + ", " + elem(v, vok) + ")"
+			tupled[g.field] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,524 @@
+package match
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gaol-project/gaol/internal/match/date"
+	"github.com/gaol-project/gaol/internal/match/pyre"
+)
+
+// MatcherOptions configure a Matcher.
+type MatcherOptions struct {
+	// Now is the clock (year inference, the expiry of connection state);
+	// nil means time.Now.
+	Now func() time.Time
+	// Location is the zone of timestamps that name none (nil means
+	// time.Local).
+	Location *time.Location
+	// TimeZone is the jail's logtimezone, if any.
+	TimeZone string
+	// CheckAll tries every failregex on every line and reports each one
+	// that matches, including helper matches (NoFail, Pending), as
+	// fail2ban-regex and fail2ban's own tests do. Otherwise the first
+	// failregex that matches decides, as the daemon does.
+	CheckAll bool
+}
+
+// Failure is a failure (or, with CheckAll, a helper match) a Matcher
+// found.
+type Failure struct {
+	// Regex is the index of the failregex that matched.
+	Regex int
+	// Host is the failure identifier as captured: an address, a host
+	// name or an <F-ID>.
+	Host string
+	// Addr is Host as an address (IPv4-mapped addresses unmapped, masked
+	// to Bits), if it is one.
+	Addr netip.Addr
+	// Bits is the prefix length of a <CIDR>, 0 if none.
+	Bits int
+	// ID is the <F-ID> of a failure that also has a host ("" otherwise).
+	ID string
+	// Time is the time of the line that completed the failure, if
+	// HasTime.
+	Time    time.Time
+	HasTime bool
+	// Fields are the named groups that took part in the match (those of
+	// the prefregex too), alt_ groups merged; with <F-MLFID>, also those
+	// of the earlier lines of the connection.
+	Fields map[string]string
+	// Users are the users an <F-MLFID> connection tried.
+	Users []string
+	// Matches are the lines of the failure (with <F-MLFID>, of the whole
+	// connection so far).
+	Matches []string
+	// NoFail marks a helper match (<F-NOFAIL>, <F-MLFGAINED>) that is no
+	// failure; Pending a match of an <F-MLFID> connection whose address
+	// is not known yet. Only CheckAll reports them.
+	NoFail, Pending bool
+}
+
+// Unresolved reports whether the failure's identifier is not an address.
+func (f *Failure) Unresolved() bool { return !f.Addr.IsValid() }
+
+// Matcher applies a filter to the lines of one log source with the state
+// fail2ban keeps: the buffer of a multi-line filter, the connections of
+// <F-MLFID>, the last date seen, and the filter's own date pattern. It is
+// not safe for concurrent use.
+type Matcher struct {
+	f        *Filter
+	opts     MatcherOptions
+	det      *date.Detector
+	m        *pyre.Machine
+	buf      []bufLine
+	cache    mlfCache
+	lastTime time.Time
+	hasLast  bool
+	// Hits counts matches per expression.
+	failHits, ignoreHits []int
+}
+
+// bufLine is a line of the buffer: its text without its date, and as read.
+type bufLine struct{ text, raw string }
+
+// NewMatcher returns a Matcher for f. Its date detector uses f's
+// datepattern (or fail2ban's default templates).
+func (f *Filter) NewMatcher(o MatcherOptions) (*Matcher, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	det, err := date.New(date.Options{Pattern: f.spec.DatePattern, Now: o.Now, Location: o.Location, TimeZone: o.TimeZone})
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{
+		f: f, opts: o, det: det, m: pyre.NewMachine(),
+		failHits: make([]int, len(f.fail)), ignoreHits: make([]int, len(f.ignore)),
+	}, nil
+}
+
+// Hits returns how many times each failregex and each ignoreregex matched
+// a line (the slices are the Matcher's; copy them to keep them).
+func (m *Matcher) Hits() (fail, ignore []int) { return m.failHits, m.ignoreHits }
+
+// Detector returns the Matcher's date detector.
+func (m *Matcher) Detector() *date.Detector { return m.det }
+
+// MatchRaw finds the date of a line as read (with the Matcher's date
+// detector) and matches it.
+func (m *Matcher) MatchRaw(raw string) (Line, []Failure) {
+	l := Prepare(raw, m.det)
+	return l, m.Match(l)
+}
+
+// Match matches a prepared line (its date found by any detector, or given
+// by the journal) and returns the failures it completes.
+func (m *Matcher) Match(l Line) []Failure {
+	t, hasTime := l.Time, l.HasTime
+	if hasTime {
+		m.lastTime, m.hasLast = t, true
+	} else if m.hasLast && m.lastTime.After(m.opts.Now().Add(-time.Minute)) {
+		// A line without a date continues the previous one.
+		t, hasTime = m.lastTime, true
+	}
+	return m.find(bufLine{text: l.Text, raw: l.Raw}, t, hasTime)
+}
+
+// joinBuf returns the text fail2ban searches: the lines, each ended by
+// "\n".
+func joinBuf(lines []bufLine) string {
+	if len(lines) == 1 {
+		return lines[0].text + "\n"
+	}
+	n := 0
+	for _, l := range lines {
+		n += len(l.text) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, l := range lines {
+		b.WriteString(l.text)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// find is fail2ban's Filter.findFailure.
+func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
+	f := m.f
+	if f.maxLines > 1 {
+		m.buf = append(m.buf, line)
+		if len(m.buf) > f.maxLines {
+			m.buf = slices.Clone(m.buf[len(m.buf)-f.maxLines:])
+		}
+	} else {
+		m.buf = []bufLine{line}
+	}
+	org := m.buf
+	buf := joinBuf(org)
+	if f.precheck {
+		if m.ignoreLine(buf, org, nil, nil) {
+			return nil
+		}
+	}
+	var pre map[string]string
+	if f.pref != nil {
+		caps := f.find(f.pref, m.m, buf)
+		if caps == nil {
+			return nil
+		}
+		pre = f.pref.groups(buf, caps)
+		if c := pre[groupContent]; c != "" {
+			m.buf, buf = []bufLine{{text: c}}, ""
+		}
+		delete(pre, groupContent)
+	}
+	var out []Failure
+	for i, e := range f.fail {
+		if buf == "" {
+			buf = joinBuf(m.buf)
+		}
+		caps := f.find(e, m.m, buf)
+		if caps == nil {
+			continue
+		}
+		m.failHits[i]++
+		matched, unmatched := e.splitLines(buf, caps, org)
+		cur := e.groups(buf, caps)
+		if len(f.ignore) > 0 && m.ignoreLine(buf, org, matched, unmatched) {
+			buf = ""
+			if !m.opts.CheckAll {
+				break
+			}
+			continue
+		}
+		if !m.opts.CheckAll || f.maxLines > 1 {
+			m.buf, buf = unmatched, ""
+		}
+		if pre != nil {
+			merged := maps.Clone(pre)
+			maps.Copy(merged, cur)
+			cur = merged
+		}
+		var fd *failData
+		mlfid, hasMLFID := cur[groupMLFID]
+		if hasMLFID {
+			fd = m.mergeFailure(mlfid, cur, rawLines(matched))
+			if fd.vals[groupNoFail] != "" && !m.opts.CheckAll {
+				return out
+			}
+		} else {
+			fd = &failData{vals: cur, matches: rawLines(matched)}
+		}
+		fl := Failure{Regex: i, Time: t, HasTime: hasTime}
+		// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
+		fid, hasFID := fd.vals[groupFID]
+		var ip string
+		have, isAddr := true, false
+		if v, ok := fd.vals[groupIP4]; ok {
+			ip, isAddr = v, true
+		} else if v, ok := fd.vals[groupIP6]; ok {
+			ip, isAddr = v, true
+		} else if v, ok := fd.vals[groupDNS]; ok {
+			ip = v
+		} else if hasFID {
+			ip = fid
+		} else if hasMLFID {
+			have = false
+		} else {
+			continue // no identifier at all (fail2ban logs an error)
+		}
+		if !have {
+			// An <F-MLFID> line before the connection's address is known.
+			fd.pending = true
+			if !m.opts.CheckAll {
+				return out
+			}
+			fl.Pending = true
+		} else {
+			cidr, hasCIDR := "", false
+			if isAddr {
+				cidr, hasCIDR = fd.vals[groupCIDR]
+			}
+			r := addrResult(ip, cidr, hasCIDR && cidr != "")
+			if !isAddr && !strings.ContainsAny(ip, ".:") {
+				r = Result{}
+			}
+			fl.Host, fl.Addr, fl.Bits = ip, r.Addr, r.Bits
+			if hasFID && fid != ip {
+				fl.ID = fid
+			}
+		}
+		fl.NoFail = fd.vals[groupNoFail] != ""
+		fl.Fields = maps.Clone(fd.vals)
+		fl.Users = slices.Clone(fd.users)
+		fl.Matches = slices.Clone(fd.matches)
+		out = append(out, fl)
+		if !m.opts.CheckAll {
+			break
+		}
+	}
+	return out
+}
+
+// rawLines returns the lines as read.
+func rawLines(ls []bufLine) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.raw
+	}
+	return out
+}
+
+// ignoreLine reports whether an ignoreregex matches, as fail2ban's
+// _ignoreLine: for a multi-line filter only the lines the failregex
+// matched are searched, and those lines leave the buffer.
+func (m *Matcher) ignoreLine(buf string, org, matched, unmatched []bufLine) bool {
+	f := m.f
+	if matched != nil && f.maxLines > 1 {
+		org, buf = matched, joinBuf(matched)
+	}
+	found := false
+	for k, ig := range f.ignore {
+		if f.find(ig, m.m, buf) == nil {
+			continue
+		}
+		m.ignoreHits[k]++
+		found = true
+		if (!m.opts.CheckAll || f.maxLines > 1) && matched != nil {
+			m.buf = unmatched
+		}
+		if !m.opts.CheckAll {
+			break
+		}
+	}
+	return found
+}
+
+// splitLines returns the lines of org a match in buf spans and the others,
+// as fail2ban's Regex.search: lines matched by <SKIPLINES> count as not
+// matched.
+func (e *expr) splitLines(buf string, caps []int, org []bufLine) (matched, unmatched []bufLine) {
+	if len(org) <= 1 {
+		return org, nil
+	}
+	start, end := caps[0], caps[1]
+	lineStart := strings.LastIndexByte(buf[:min(start+1, len(buf))], '\n') + 1
+	lineEnd := len(buf)
+	from := end - 1
+	if from < 0 {
+		from = len(buf) - 1
+	}
+	if k := strings.IndexByte(buf[from:], '\n'); k >= 0 {
+		lineEnd = from + k + 1
+	}
+	n1 := min(strings.Count(buf[:lineStart], "\n"), len(org))
+	n2 := min(strings.Count(buf[:lineEnd], "\n"), len(org))
+	matched = slices.Clone(org[n1:max(n1, n2)])
+	unmatched = slices.Clone(org[:n1])
+	var skipped []string
+	for _, k := range e.skip {
+		if v, ok := group(buf, caps, k); ok {
+			skipped = append(skipped, v)
+		}
+	}
+	if len(skipped) > 0 {
+		n := 0
+		for _, sl := range splitLinesPy(strings.Join(skipped, "")) {
+			for j := n; j < len(matched); j++ {
+				if matched[j].text == sl {
+					unmatched = append(unmatched, matched[j])
+					matched = slices.Delete(matched, j, j+1)
+					n = j
+					break
+				}
+			}
+		}
+	}
+	unmatched = append(unmatched, org[min(n2, len(org)):]...)
+	return matched, unmatched
+}
+
+// splitLinesPy splits s into lines as Python's str.splitlines.
+func splitLinesPy(s string) []string {
+	var out []string
+	for s != "" {
+		i := strings.IndexAny(s, "\n\r\v\f\x1c\x1d\x1e\x85")
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i])
+		if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+			i++
+		}
+		s = s[i+1:]
+	}
+	return out
+}
+
+// failData is the state of a failure fail2ban keeps in a dict: the
+// groups and the lines, users and flags of an <F-MLFID> connection.
+type failData struct {
+	vals          map[string]string // groups that took part
+	users         []string          // nil: none yet
+	matches       []string
+	nofailMatches []string
+	pending       bool
+}
+
+// updateUsers adds user to the users of fd (if not empty) and returns
+// them.
+func updateUsers(fd *failData, user string) []string {
+	if user != "" && !slices.Contains(fd.users, user) {
+		fd.users = append(fd.users, user)
+	}
+	return fd.users
+}
+
+// popTruthy removes key and reports whether its value was not empty.
+func popTruthy(m map[string]string, key string) bool {
+	v := m[key]
+	delete(m, key)
+	return v != ""
+}
+
+// mergeFailure merges a match into the state of its <F-MLFID>
+// connection, as fail2ban's Filter._mergeFailure.
+func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []string) *failData {
+	now := m.opts.Now()
+	cached := m.cache.get(mlfid, now)
+	var flags int
+	const (
+		noFail  = 1
+		forget  = 2
+		hadFail = 4
+		gained  = 8
+	)
+	if g := cur[groupMLFGained]; g != "" {
+		flags |= gained | noFail
+		if cur[groupNoFail] == "" {
+			cur[groupNoFail] = g
+		}
+	} else if cur[groupNoFail] != "" {
+		flags |= noFail
+	}
+	if popTruthy(cur, groupMLFForget) {
+		flags |= forget
+	}
+	var users []string
+	var fd *failData
+	if cached != nil {
+		users = updateUsers(cached, cur[groupUser])
+		if popTruthy(cached.vals, groupNoFail) {
+			flags |= hadFail
+		}
+		if popTruthy(cached.vals, groupMLFGained) {
+			flags |= hadFail
+		}
+		if flags&gained != 0 {
+			cached.pending = false
+		}
+		if flags&hadFail == 0 && !cached.pending {
+			cached.matches = nil
+		}
+		maps.Copy(cached.vals, cur)
+		fd = cached
+		if flags&forget != 0 {
+			m.cache.unset(mlfid)
+		}
+	} else {
+		fd = &failData{vals: cur}
+		if flags&forget == 0 {
+			users = updateUsers(fd, cur[groupUser])
+			m.cache.set(mlfid, fd, now)
+		}
+	}
+	pending := fd.pending
+	fd.pending = false
+	if pending || len(users) > 1 {
+		delete(fd.vals, groupNoFail)
+		delete(fd.vals, groupMLFGained)
+		flags &^= gained | noFail
+	}
+	if flags&noFail == 0 {
+		ms := append(fd.nofailMatches, fd.matches...)
+		fd.nofailMatches = nil
+		if flags&gained == 0 {
+			ms = append(ms, matched...)
+		}
+		fd.matches = ms
+	} else if flags&(noFail|forget) == noFail {
+		fd.nofailMatches = append(fd.nofailMatches, matched...)
+	}
+	return fd
+}
+
+// mlfCache holds the state of <F-MLFID> connections: at most 100, each
+// for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache).
+type mlfCache struct {
+	entries map[string]*mlfEntry
+	order   []string // insertion order
+}
+
+type mlfEntry struct {
+	fd      *failData
+	expires time.Time
+}
+
+const (
+	mlfCacheSize = 100
+	mlfCacheTTL  = 5 * time.Minute
+)
+
+func (c *mlfCache) get(key string, now time.Time) *failData {
+	e, ok := c.entries[key]
+	if !ok {
+		return nil
+	}
+	if !e.expires.After(now) {
+		c.unset(key)
+		return nil
+	}
+	return e.fd
+}
+
+func (c *mlfCache) set(key string, fd *failData, now time.Time) {
+	if c.entries == nil {
+		c.entries = map[string]*mlfEntry{}
+	}
+	if e, ok := c.entries[key]; ok {
+		e.fd, e.expires = fd, now.Add(mlfCacheTTL)
+		return
+	}
+	if len(c.entries) >= mlfCacheSize {
+		for len(c.order) > 0 {
+			k := c.order[0]
+			c.order = c.order[1:]
+			e, ok := c.entries[k]
+			if !ok {
+				continue
+			}
+			delete(c.entries, k)
+			if e.expires.After(now) && len(c.entries) < mlfCacheSize {
+				break
+			}
+		}
+	}
+	c.entries[key] = &mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL)}
+	c.order = append(c.order, key)
+}
+
+func (c *mlfCache) unset(key string) {
+	if _, ok := c.entries[key]; !ok {
+		return
+	}
+	delete(c.entries, key)
+	if i := slices.Index(c.order, key); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+}

@@ -1,0 +1,1143 @@
+package pyre
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file is a backtracking matcher for the shapes filter expressions
+// have in practice (literals, character classes, ".*", "\S+", groups,
+// alternations, optional parts, lookaround, backreferences, conditional
+// groups). On lines of a hundred bytes it is several times faster than Go's
+// regexp package, whose engines pay for their linear-time guarantee on every
+// byte. It keeps a time guarantee in another way: every search has a step
+// budget proportional to the line, and a search that runs out of it is
+// redone by the fallback engine. Its results are those of Python's re
+// (leftmost-first, backtracking preferences, the same group positions);
+// FuzzFast checks that against the regexp package.
+//
+// Expressions it does not handle (a repetition of something that can match
+// the empty string) are left to the fallback engine.
+
+// errUnsupported reports an expression the fast matcher does not handle.
+var errUnsupported = errors.New("expression not supported by the fast matcher")
+
+// Step budget of one search: stepsPerByte per byte of input plus
+// stepsBase, at most stepsMax (which also bounds the recursion depth).
+const (
+	stepsPerByte = 16
+	stepsBase    = 1024
+	stepsMax     = 1 << 14
+)
+
+// program is an expression compiled for the fast matcher.
+type program struct {
+	start    node
+	anchored bool // the expression starts with \A: only position 0 is tried
+	ncap     int  // number of group slots: 2 * (groups + 1)
+	// first, if not nil, holds the bytes a match can start with (bit c of
+	// first[c/64]); other positions are not tried.
+	first *[4]uint64
+	// startLook, if not nil, is a leading lookahead checked before the
+	// program at each position (it is also part of start).
+	startLook func(s string, i int) bool
+}
+
+// Machine is the state of searches; it is reused to avoid allocations and
+// must not be used by two searches at once.
+type Machine struct {
+	s      string
+	caps   []int
+	steps  int   // left in the budget
+	stack  []int // positions saved by runeLoop over non-ASCII text
+	saved  []int // group slots saved by lookaround and atomic groups
+	ends   []int // lookbehind targets and atomic group ends
+	failed bool  // the budget ran out
+	// runeIdx maps rune indexes to byte offsets for the regexp2 engine.
+	runeIdx []int
+	out     []int
+}
+
+// node is one step of a compiled expression; it matches at s[i:] and then
+// calls its continuation.
+type node interface {
+	match(m *Machine, i int) bool
+}
+
+// compileFast compiles a syntax tree for the fast matcher.
+func compileFast(t *Tree) (*program, error) {
+	start, err := build(t.Root, matchNode{})
+	if err != nil {
+		return nil, err
+	}
+	p := &program{start: start, ncap: 2 * len(t.Names), anchored: anchoredAtStart(t.Root)}
+	if set, nullable := firstBytes(t.Root); !nullable {
+		p.first = set
+	}
+	return p, nil
+}
+
+// anchoredAtStart reports whether every match of n starts at position 0.
+func anchoredAtStart(n *Node) bool {
+	for {
+		switch n.Op {
+		case OpBeginText:
+			return true
+		case OpConcat:
+			if len(n.Sub) == 0 {
+				return false
+			}
+			n = n.Sub[0]
+		case OpCapture, OpAtomic:
+			n = n.Sub[0]
+		default:
+			return false
+		}
+	}
+}
+
+// find searches s and fills m.caps (resized to ncap) with the group
+// positions, -1 for groups that did not take part. ok reports a match; done
+// is false if the budget ran out, and then neither ok nor m.caps mean
+// anything.
+func (p *program) find(m *Machine, s string) (ok, done bool) {
+	return p.findFrom(m, s, 0)
+}
+
+// findFrom is find with the match starting at from or later (the text
+// before from is still seen by lookbehind and \b).
+func (p *program) findFrom(m *Machine, s string, from int) (ok, done bool) {
+	if cap(m.caps) < p.ncap {
+		m.caps = make([]int, p.ncap)
+	}
+	caps := m.caps[:p.ncap]
+	m.caps, m.s, m.failed = caps, s, false
+	m.steps = min(stepsPerByte*len(s)+stepsBase, stepsMax)
+	m.stack, m.saved, m.ends = m.stack[:0], m.saved[:0], m.ends[:0]
+	if p.anchored && (from > 0 || p.first != nil && (len(s) == 0 || p.first[s[0]>>6]&(1<<(s[0]&63)) == 0)) {
+		return false, true
+	}
+	for pos := from; pos <= len(s); {
+		if p.first != nil && !p.anchored {
+			// Skip to a byte a match can start with.
+			for pos < len(s) && p.first[s[pos]>>6]&(1<<(s[pos]&63)) == 0 {
+				pos++
+			}
+			if pos == len(s) {
+				break
+			}
+		}
+		for k := range caps {
+			caps[k] = -1
+		}
+		caps[0] = pos
+		if p.start.match(m, pos) {
+			return true, true
+		}
+		if m.failed {
+			return false, false
+		}
+		if p.anchored || pos == len(s) {
+			break
+		}
+		_, w := decodeRune(s, pos)
+		pos += w
+	}
+	return false, true
+}
+
+// step spends one step of the budget and reports whether any is left.
+func (m *Machine) step() bool {
+	m.steps--
+	if m.steps < 0 {
+		m.failed = true
+		return false
+	}
+	return true
+}
+
+// save pushes a copy of the group slots and returns its position.
+func (m *Machine) save() int {
+	at := len(m.saved)
+	m.saved = append(m.saved, m.caps...)
+	return at
+}
+
+// restore sets the group slots back to the copy at at and drops it.
+func (m *Machine) restore(at int) {
+	copy(m.caps, m.saved[at:at+len(m.caps)])
+	m.saved = m.saved[:at]
+}
+
+// decodeRune decodes the rune at s[i:] as the regexp package does (an
+// invalid byte is utf8.RuneError of width 1).
+func decodeRune(s string, i int) (rune, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// build compiles n into nodes that continue with next.
+func build(n *Node, next node) (node, error) {
+	switch n.Op {
+	case OpEmpty:
+		return next, nil
+	case OpLiteral:
+		if n.Fold || slices.Contains(n.Runes, utf8.RuneError) {
+			// Rune by rune: an invalid byte of the text reads as
+			// RuneError, as in Go's regexp.
+			return &foldLitNode{runes: n.Runes, fold: n.Fold, next: next}, nil
+		}
+		return &litNode{lit: string(n.Runes), next: next}, nil
+	case OpClass, OpAnyNotNL, OpAny:
+		return &runeNode{set: newRuneSet(n), next: next}, nil
+	case OpBeginText, OpBeginLine, OpEndText, OpEndTextNL, OpEndLine, OpWordBoundary, OpNoWordBoundary:
+		return &assertNode{op: n.Op, next: next}, nil
+	case OpCapture:
+		end := &capNode{slot: 2*n.Cap + 1, next: next}
+		body, err := build(n.Sub[0], end)
+		if err != nil {
+			return nil, err
+		}
+		return &capNode{slot: 2 * n.Cap, next: body}, nil
+	case OpConcat:
+		x := next
+		for k := len(n.Sub) - 1; k >= 0; k-- {
+			var err error
+			if x, err = build(n.Sub[k], x); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	case OpAlternate:
+		alt := &altNode{alts: make([]node, len(n.Sub)), first: make([]*[4]uint64, len(n.Sub))}
+		for k, sub := range n.Sub {
+			var err error
+			if alt.alts[k], err = build(sub, next); err != nil {
+				return nil, err
+			}
+			if set, nullable := firstBytes(sub); !nullable {
+				alt.first[k] = set
+			}
+		}
+		return alt, nil
+	case OpRepeat:
+		if n.Min == 0 && n.Max == 1 {
+			body, err := build(n.Sub[0], next)
+			if err != nil {
+				return nil, err
+			}
+			return &questNode{body: body, next: next, greedy: n.Greedy}, nil
+		}
+		return buildRepeat(n.Sub[0], n.Min, n.Max, n.Greedy, next)
+	case OpLook:
+		if !n.Behind {
+			if alts, ok := simpleLook(n.Sub[0]); ok {
+				return &lookPredNode{alts: alts, negate: n.Negate, next: next}, nil
+			}
+		}
+		body, err := build(n.Sub[0], acceptNode{behind: n.Behind})
+		if err != nil {
+			return nil, err
+		}
+		return &lookNode{body: body, behind: n.Behind, negate: n.Negate, width: n.Width, next: next, caps: hasCapture(n.Sub[0])}, nil
+	case OpBackref:
+		return &backrefNode{slot: 2 * n.Cap, fold: n.Fold, next: next}, nil
+	case OpCond:
+		yes, err := build(n.Sub[0], next)
+		if err != nil {
+			return nil, err
+		}
+		no, err := build(n.Sub[1], next)
+		if err != nil {
+			return nil, err
+		}
+		return &condNode{slot: 2*n.Cap + 1, yes: yes, no: no}, nil
+	case OpAtomic:
+		body, err := build(n.Sub[0], atomicEnd{})
+		if err != nil {
+			return nil, err
+		}
+		return &atomicNode{body: body, next: next}, nil
+	}
+	return nil, errUnsupported
+}
+
+// buildRepeat compiles sub{lo,hi} (hi < 0: unbounded) continuing with next,
+// with the preferences of a backtracking engine: lo copies of sub, then
+// hi-lo nested optional copies, x{2,4} = xx(x(x)?)?, or a loop.
+func buildRepeat(sub *Node, lo, hi int, greedy bool, next node) (node, error) {
+	if set, ok := singleRune(sub); ok {
+		l := &runeLoop{set: set, min: lo, max: hi, greedy: greedy, next: next}
+		if hi < 0 {
+			l.hint = literalAfter(next)
+		}
+		return l, nil
+	}
+	if lo > 100 || hi > 100 {
+		return nil, errUnsupported
+	}
+	x := next
+	if hi < 0 {
+		if matchesEmpty(sub) {
+			return nil, errUnsupported
+		}
+		loop := &loopNode{next: next, greedy: greedy}
+		body, err := build(sub, loop)
+		if err != nil {
+			return nil, err
+		}
+		loop.body = body
+		x = loop
+	} else {
+		if hi > lo && matchesEmpty(sub) {
+			// Python stops repeating a part that matched empty; the
+			// nested form does not.
+			return nil, errUnsupported
+		}
+		for range hi - lo {
+			body, err := build(sub, x)
+			if err != nil {
+				return nil, err
+			}
+			x = &questNode{body: body, next: next, greedy: greedy}
+		}
+	}
+	for range lo {
+		var err error
+		if x, err = build(sub, x); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// singleRune returns the rune set of an expression that matches exactly one
+// rune.
+func singleRune(n *Node) (*runeSet, bool) {
+	switch n.Op {
+	case OpClass, OpAnyNotNL, OpAny:
+		return newRuneSet(n), true
+	case OpLiteral:
+		if len(n.Runes) == 1 && !n.Fold {
+			r := n.Runes[0]
+			return newRuneSet(&Node{Op: OpClass, Ranges: []rune{r, r}}), true
+		}
+	}
+	return nil, false
+}
+
+// matchesEmpty reports whether n can match the empty string.
+func matchesEmpty(n *Node) bool {
+	switch n.Op {
+	case OpLiteral:
+		return len(n.Runes) == 0
+	case OpClass, OpAnyNotNL, OpAny:
+		return false
+	case OpCapture, OpAtomic:
+		return matchesEmpty(n.Sub[0])
+	case OpRepeat:
+		return n.Min == 0 || matchesEmpty(n.Sub[0])
+	case OpConcat:
+		for _, sub := range n.Sub {
+			if !matchesEmpty(sub) {
+				return false
+			}
+		}
+		return true
+	case OpAlternate, OpCond:
+		for _, sub := range n.Sub {
+			if matchesEmpty(sub) {
+				return true
+			}
+		}
+		return false
+	}
+	// Assertions, lookaround, empty, backreferences.
+	return true
+}
+
+// firstBytes returns the set of bytes a match of n can start with, and
+// whether n can match the empty string (then the set means nothing).
+func firstBytes(n *Node) (*[4]uint64, bool) {
+	set := new([4]uint64)
+	nullable := addFirst(set, n)
+	return set, nullable
+}
+
+// addFirst adds the first bytes of n to set and reports whether n can
+// match the empty string.
+func addFirst(set *[4]uint64, n *Node) bool {
+	add := func(c byte) { set[c>>6] |= 1 << (c & 63) }
+	addRune := func(r rune) {
+		var buf [utf8.UTFMax]byte
+		utf8.EncodeRune(buf[:], r)
+		add(buf[0])
+	}
+	addRanges := func(ranges []rune) {
+		for i := 0; i+1 < len(ranges); i += 2 {
+			lo, hi := ranges[i], ranges[i+1]
+			for r := lo; r <= hi && r < utf8.RuneSelf; r++ {
+				add(byte(r))
+			}
+			if hi >= utf8.RuneSelf {
+				// Any lead byte of a multi-byte sequence, and the byte
+				// of an invalid sequence (RuneError).
+				for c := 0x80; c < 0x100; c++ {
+					add(byte(c))
+				}
+			}
+		}
+	}
+	switch n.Op {
+	case OpLiteral:
+		if len(n.Runes) == 0 {
+			return true
+		}
+		r := n.Runes[0]
+		addRune(r)
+		if n.Fold {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				addRune(f)
+			}
+		}
+		if r == utf8.RuneError {
+			addRanges([]rune{0x80, 0x80})
+		}
+		return false
+	case OpClass:
+		addRanges(n.Ranges)
+		return false
+	case OpAnyNotNL, OpAny:
+		addRanges([]rune{0, unicode.MaxRune})
+		return false
+	case OpCapture, OpAtomic:
+		return addFirst(set, n.Sub[0])
+	case OpConcat:
+		for _, sub := range n.Sub {
+			if !addFirst(set, sub) {
+				return false
+			}
+		}
+		return true
+	case OpAlternate, OpCond:
+		nullable := false
+		for _, sub := range n.Sub {
+			if addFirst(set, sub) {
+				nullable = true
+			}
+		}
+		return nullable
+	case OpRepeat:
+		return addFirst(set, n.Sub[0]) || n.Min == 0
+	case OpBackref:
+		return true
+	}
+	// Assertions and lookaround take no byte.
+	return true
+}
+
+// runeSet is a set of runes: a character class, "." or "(?s:.)".
+type runeSet struct {
+	ascii  [2]uint64 // bit c set if ASCII c is in the set
+	ranges []rune    // all ranges, as Node.Ranges holds them
+	// anyButNL: the set is every rune but "\n"; any: every rune.
+	anyButNL, any bool
+}
+
+func newRuneSet(n *Node) *runeSet {
+	var ranges []rune
+	switch n.Op {
+	case OpAny:
+		ranges = []rune{0, unicode.MaxRune}
+	case OpAnyNotNL:
+		ranges = []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}
+	default:
+		ranges = n.Ranges
+	}
+	rs := &runeSet{ranges: ranges, any: n.Op == OpAny, anyButNL: n.Op == OpAnyNotNL}
+	for k := 0; k+1 < len(ranges); k += 2 {
+		for r := ranges[k]; r <= ranges[k+1] && r < utf8.RuneSelf; r++ {
+			rs.ascii[r/64] |= 1 << (r % 64)
+		}
+	}
+	return rs
+}
+
+// run returns the end of the longest run of at most max (< 0: any number
+// of) runes of the set at s[i:], and whether the run is all ASCII.
+func (rs *runeSet) run(s string, i, max int) (end int, ascii bool) {
+	j, n := i, 0
+	for ; j < len(s) && n != max; j, n = j+1, n+1 {
+		c := s[j]
+		if c >= utf8.RuneSelf {
+			for j < len(s) && n != max {
+				r, w := decodeRune(s, j)
+				if !rs.contains(r) {
+					break
+				}
+				j, n = j+w, n+1
+			}
+			return j, false
+		}
+		if rs.ascii[c>>6]&(1<<(c&63)) == 0 {
+			break
+		}
+	}
+	return j, true
+}
+
+// contains reports whether r is in the set.
+func (rs *runeSet) contains(r rune) bool {
+	if r < utf8.RuneSelf {
+		return rs.ascii[r/64]&(1<<(r%64)) != 0
+	}
+	lo, hi := 0, len(rs.ranges)/2
+	for lo < hi {
+		mid := (lo + hi) / 2
+		switch {
+		case r < rs.ranges[2*mid]:
+			hi = mid
+		case r > rs.ranges[2*mid+1]:
+			lo = mid + 1
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// matchNode ends a successful match.
+type matchNode struct{}
+
+func (matchNode) match(m *Machine, i int) bool {
+	m.caps[1] = i
+	return true
+}
+
+// litNode matches a literal string.
+type litNode struct {
+	lit  string
+	next node
+}
+
+func (n *litNode) match(m *Machine, i int) bool {
+	if !m.step() || !strings.HasPrefix(m.s[i:], n.lit) {
+		return false
+	}
+	return n.next.match(m, i+len(n.lit))
+}
+
+// foldLitNode matches a literal string rune by rune, ignoring case
+// (Unicode simple folding) if fold.
+type foldLitNode struct {
+	runes []rune
+	fold  bool
+	next  node
+}
+
+func (n *foldLitNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	for _, want := range n.runes {
+		if i >= len(m.s) {
+			return false
+		}
+		r, w := decodeRune(m.s, i)
+		if r != want && (!n.fold || !equalFold(r, want)) {
+			return false
+		}
+		i += w
+	}
+	return n.next.match(m, i)
+}
+
+// equalFold reports whether r and want are equal under simple case folding.
+func equalFold(r, want rune) bool {
+	if r == want {
+		return true
+	}
+	if r < utf8.RuneSelf && want < utf8.RuneSelf && want != 'k' && want != 'K' && want != 's' && want != 'S' {
+		// ASCII letters fold to each other only (k and s also fold to
+		// the Kelvin sign and the long s).
+		lr, lw := r|0x20, want|0x20
+		return lr == lw && lw >= 'a' && lw <= 'z'
+	}
+	for f := unicode.SimpleFold(want); f != want; f = unicode.SimpleFold(f) {
+		if f == r {
+			return true
+		}
+	}
+	return false
+}
+
+// runeNode matches one rune of a set.
+type runeNode struct {
+	set  *runeSet
+	next node
+}
+
+func (n *runeNode) match(m *Machine, i int) bool {
+	if !m.step() || i >= len(m.s) {
+		return false
+	}
+	r, w := decodeRune(m.s, i)
+	if !n.set.contains(r) {
+		return false
+	}
+	return n.next.match(m, i+w)
+}
+
+// literalAfter returns the literal that n must match first (looking
+// through group boundaries), or "".
+func literalAfter(n node) string {
+	for {
+		switch x := n.(type) {
+		case *capNode:
+			n = x.next
+		case *litNode:
+			return x.lit
+		default:
+			return ""
+		}
+	}
+}
+
+// runeLoop matches a repetition of one rune of a set (".*", "\S+",
+// "[0-9]{1,3}", "\d*?"), without recursing per rune.
+type runeLoop struct {
+	set      *runeSet
+	min, max int // max < 0: unbounded
+	greedy   bool
+	next     node
+	// hint is the literal the continuation starts with, if any: only
+	// positions where it occurs need to be tried.
+	hint string
+}
+
+func (n *runeLoop) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	s := m.s
+	if n.hint != "" && n.hint[0] < utf8.RuneSelf && (n.set.any || n.set.anyButNL) {
+		// ".*" and the like, followed by a literal: the run ends at the
+		// first newline (or the end), and since an ASCII byte is always
+		// a rune boundary the literal can be searched for directly.
+		j := len(s)
+		if n.set.anyButNL {
+			if k := strings.IndexByte(s[i:], '\n'); k >= 0 {
+				j = i + k
+			}
+		}
+		lo := i
+		if n.min > 0 {
+			for range n.min {
+				if lo >= j {
+					return false
+				}
+				_, w := decodeRune(s, lo)
+				lo += w
+			}
+		}
+		return n.matchHint(m, lo, j)
+	}
+	j, ascii := n.set.run(s, i, n.max)
+	if !ascii {
+		return n.matchRunes(m, i, j)
+	}
+	lo := i + n.min // over ASCII a rune is a byte
+	if lo > j {
+		return false
+	}
+	if n.hint != "" {
+		return n.matchHint(m, lo, j)
+	}
+	if n.greedy {
+		for p := j; p >= lo; p-- {
+			if n.next.match(m, p) {
+				return true
+			}
+			if m.failed || !m.step() {
+				return false
+			}
+		}
+		return false
+	}
+	for p := lo; p <= j; p++ {
+		if n.next.match(m, p) {
+			return true
+		}
+		if m.failed || !m.step() {
+			return false
+		}
+	}
+	return false
+}
+
+// matchHint tries the continuation at the positions lo..hi where the hint
+// occurs, in the order of preference.
+func (n *runeLoop) matchHint(m *Machine, lo, hi int) bool {
+	s := m.s
+	for lo <= hi {
+		var p int
+		if n.greedy {
+			p = strings.LastIndex(s[lo:min(hi+len(n.hint), len(s))], n.hint)
+		} else {
+			p = strings.Index(s[lo:min(hi+len(n.hint), len(s))], n.hint)
+		}
+		if p < 0 {
+			return false
+		}
+		p += lo
+		if n.next.match(m, p) {
+			return true
+		}
+		if m.failed || !m.step() {
+			return false
+		}
+		if n.greedy {
+			hi = p - 1
+		} else {
+			lo = p + 1
+		}
+	}
+	return false
+}
+
+// matchRunes is match for a run s[i:j] that is not all ASCII: rune
+// boundaries are irregular, so they are remembered.
+func (n *runeLoop) matchRunes(m *Machine, i, j int) bool {
+	s := m.s
+	base := len(m.stack)
+	for p := i; p < j; {
+		m.stack = append(m.stack, p)
+		_, w := decodeRune(s, p)
+		p += w
+	}
+	m.stack = append(m.stack, j)
+	defer func() { m.stack = m.stack[:base] }()
+	first, last, dir := base+n.min, len(m.stack)-1, 1
+	if n.greedy {
+		first, last, dir = last, first, -1
+	}
+	if base+n.min > len(m.stack)-1 {
+		return false
+	}
+	for k := first; ; k += dir {
+		if p := m.stack[k]; strings.HasPrefix(s[p:], n.hint) {
+			if n.next.match(m, p) {
+				return true
+			}
+			if m.failed || !m.step() {
+				return false
+			}
+		}
+		if k == last {
+			return false
+		}
+	}
+}
+
+// assertNode matches an empty-width assertion.
+type assertNode struct {
+	op   Op
+	next node
+}
+
+func (n *assertNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	s := m.s
+	var ok bool
+	switch n.op {
+	case OpBeginText:
+		ok = i == 0
+	case OpBeginLine:
+		ok = i == 0 || s[i-1] == '\n'
+	case OpEndText:
+		ok = i == len(s)
+	case OpEndTextNL:
+		ok = i == len(s) || i == len(s)-1 && s[i] == '\n'
+	case OpEndLine:
+		ok = i == len(s) || s[i] == '\n'
+	case OpWordBoundary, OpNoWordBoundary:
+		ok = isBoundary(s, i) == (n.op == OpWordBoundary)
+	}
+	return ok && n.next.match(m, i)
+}
+
+// isBoundary reports whether \b holds at s[i] (ASCII word characters, as
+// Go's regexp has it).
+func isBoundary(s string, i int) bool {
+	before := i > 0 && isWordByte(s[i-1])
+	after := i < len(s) && isWordByte(s[i])
+	return before != after
+}
+
+// isWordByte reports whether c is an ASCII word character, as \b sees it.
+func isWordByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}
+
+// capNode records a group boundary.
+type capNode struct {
+	slot int
+	next node
+}
+
+func (n *capNode) match(m *Machine, i int) bool {
+	old := m.caps[n.slot]
+	m.caps[n.slot] = i
+	if n.next.match(m, i) {
+		return true
+	}
+	m.caps[n.slot] = old
+	return false
+}
+
+// altNode tries alternatives in order.
+type altNode struct {
+	alts []node
+	// first holds the bytes each alternative can start with (nil if it
+	// can match empty): the others need not be tried.
+	first []*[4]uint64
+}
+
+func (n *altNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	var c byte
+	atEnd := i >= len(m.s)
+	if !atEnd {
+		c = m.s[i]
+	}
+	for k, a := range n.alts {
+		if f := n.first[k]; f != nil && (atEnd || f[c>>6]&(1<<(c&63)) == 0) {
+			continue
+		}
+		if a.match(m, i) {
+			return true
+		}
+		if m.failed {
+			return false
+		}
+	}
+	return false
+}
+
+// questNode matches an optional part.
+type questNode struct {
+	body, next node
+	greedy     bool
+}
+
+func (n *questNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	first, second := n.body, n.next
+	if !n.greedy {
+		first, second = second, first
+	}
+	return first.match(m, i) || !m.failed && second.match(m, i)
+}
+
+// loopNode matches a repetition of a part that cannot match the empty
+// string; the part continues with the loop node itself.
+type loopNode struct {
+	body, next node
+	greedy     bool
+}
+
+func (n *loopNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	first, second := n.body, n.next
+	if !n.greedy {
+		first, second = second, first
+	}
+	return first.match(m, i) || !m.failed && second.match(m, i)
+}
+
+// acceptNode ends the body of a lookaround: a lookahead body succeeds
+// wherever it ends, a lookbehind body only where the lookbehind started.
+type acceptNode struct{ behind bool }
+
+func (n acceptNode) match(m *Machine, i int) bool {
+	return !n.behind || i == m.ends[len(m.ends)-1]
+}
+
+// lookNode matches a lookaround: its body is matched without consuming
+// text, once (no backtracking into it), and its groups are kept if it is
+// positive.
+type lookNode struct {
+	body   node
+	behind bool
+	negate bool
+	width  int  // lookbehind: width of the body in runes
+	caps   bool // the body has groups, which must be saved and restored
+	next   node
+}
+
+func (n *lookNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	start := i
+	ok := true
+	if n.behind {
+		for k := 0; k < n.width; k++ {
+			if start == 0 {
+				ok = false
+				break
+			}
+			_, w := utf8.DecodeLastRuneInString(m.s[:start])
+			start -= w
+		}
+	}
+	saved := -1
+	if n.caps {
+		saved = m.save()
+	}
+	if ok {
+		if n.behind {
+			m.ends = append(m.ends, i)
+		}
+		ok = n.body.match(m, start)
+		if n.behind {
+			m.ends = m.ends[:len(m.ends)-1]
+		}
+	}
+	if m.failed {
+		return false
+	}
+	if n.negate {
+		if saved >= 0 {
+			m.restore(saved)
+		}
+		return !ok && n.next.match(m, i)
+	}
+	if !ok {
+		if saved >= 0 {
+			m.restore(saved)
+		}
+		return false
+	}
+	if n.next.match(m, i) {
+		if saved >= 0 {
+			m.saved = m.saved[:saved]
+		}
+		return true
+	}
+	if saved >= 0 {
+		m.restore(saved)
+	}
+	return false
+}
+
+// hasCapture reports whether n has a capturing group.
+func hasCapture(n *Node) bool {
+	found := false
+	walk(n, func(x *Node) bool {
+		found = found || x.Op == OpCapture
+		return !found
+	})
+	return found
+}
+
+// simpleLook returns the branches of a lookahead body that is an
+// alternation of zero-width assertions and single characters (as fail2ban's
+// (?=^|\b|\W)), which can be checked without backtracking.
+func simpleLook(n *Node) ([]*Node, bool) {
+	alts := []*Node{n}
+	if n.Op == OpAlternate {
+		alts = n.Sub
+	}
+	for _, a := range alts {
+		switch a.Op {
+		case OpBeginText, OpBeginLine, OpEndText, OpEndTextNL, OpEndLine, OpWordBoundary, OpNoWordBoundary, OpClass, OpAny, OpAnyNotNL:
+		case OpLiteral:
+			if len(a.Runes) != 1 {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return alts, true
+}
+
+// lookPredNode is a lookahead made of assertions and single characters.
+type lookPredNode struct {
+	alts   []*Node
+	negate bool
+	next   node
+}
+
+func (n *lookPredNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	if lookPred(m.s, i, n.alts) == n.negate {
+		return false
+	}
+	return n.next.match(m, i)
+}
+
+// lookPred reports whether one of alts holds at s[i].
+func lookPred(s string, i int, alts []*Node) bool {
+	for _, a := range alts {
+		switch a.Op {
+		case OpBeginText:
+			if i == 0 {
+				return true
+			}
+		case OpBeginLine:
+			if i == 0 || s[i-1] == '\n' {
+				return true
+			}
+		case OpEndText:
+			if i == len(s) {
+				return true
+			}
+		case OpEndTextNL:
+			if i == len(s) || i == len(s)-1 && s[i] == '\n' {
+				return true
+			}
+		case OpEndLine:
+			if i == len(s) || s[i] == '\n' {
+				return true
+			}
+		case OpWordBoundary:
+			if isBoundary(s, i) {
+				return true
+			}
+		case OpNoWordBoundary:
+			if !isBoundary(s, i) {
+				return true
+			}
+		default:
+			if i < len(s) {
+				r, _ := decodeRune(s, i)
+				if a.Op == OpLiteral && (r == a.Runes[0] || a.Fold && equalFold(r, a.Runes[0])) ||
+					a.Op == OpAny || a.Op == OpAnyNotNL && r != '\n' ||
+					a.Op == OpClass && inRanges(a.Ranges, r) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// inRanges reports whether r is in sorted ranges.
+func inRanges(ranges []rune, r rune) bool {
+	lo, hi := 0, len(ranges)/2
+	for lo < hi {
+		mid := (lo + hi) / 2
+		switch {
+		case r < ranges[2*mid]:
+			hi = mid
+		case r > ranges[2*mid+1]:
+			lo = mid + 1
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// backrefNode matches the text a group matched.
+type backrefNode struct {
+	slot int
+	fold bool
+	next node
+}
+
+func (n *backrefNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	b, e := m.caps[n.slot], m.caps[n.slot+1]
+	if b < 0 || e < 0 {
+		return false
+	}
+	want := m.s[b:e]
+	if !n.fold {
+		if !strings.HasPrefix(m.s[i:], want) {
+			return false
+		}
+		return n.next.match(m, i+len(want))
+	}
+	j := i
+	for _, r := range want {
+		if j >= len(m.s) {
+			return false
+		}
+		c, w := decodeRune(m.s, j)
+		if !equalFold(c, r) {
+			return false
+		}
+		j += w
+	}
+	return n.next.match(m, j)
+}
+
+// condNode matches yes if a group has matched, no otherwise.
+type condNode struct {
+	slot    int // the group's end slot
+	yes, no node
+}
+
+func (n *condNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	if m.caps[n.slot] >= 0 {
+		return n.yes.match(m, i)
+	}
+	return n.no.match(m, i)
+}
+
+// atomicEnd ends the body of an atomic group and records where.
+type atomicEnd struct{}
+
+func (atomicEnd) match(m *Machine, i int) bool {
+	m.ends = append(m.ends, i)
+	return true
+}
+
+// atomicNode matches its body once, without backtracking into it.
+type atomicNode struct {
+	body, next node
+}
+
+func (n *atomicNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	saved := m.save()
+	depth := len(m.ends)
+	if !n.body.match(m, i) {
+		m.ends = m.ends[:depth]
+		m.restore(saved)
+		return false
+	}
+	end := m.ends[len(m.ends)-1]
+	m.ends = m.ends[:depth]
+	if n.next.match(m, end) {
+		m.saved = m.saved[:saved]
+		return true
+	}
+	m.restore(saved)
+	return false
+}

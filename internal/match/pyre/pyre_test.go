@@ -1,0 +1,416 @@
+package pyre
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// pythonCases are searches whose results Python 3.11's re module gave
+// (group positions converted to byte offsets); err: Python refuses the
+// expression.
+var pythonCases = []struct {
+	expr, s string
+	want    []int
+	err     bool
+}{
+	{"a(b*)c", "xxabbbcx", []int{2, 7, 3, 6}, false},
+	{"a(b*?)(b*)c", "abbbc", []int{0, 5, 1, 1, 1, 4}, false},
+	{"(a|ab)(c|bcd)(d*)", "abcd", []int{0, 4, 0, 1, 1, 4, 4, 4}, false},
+	{"^(\\S+)\\s+(\\S+)$", "foo bar", []int{0, 7, 0, 3, 4, 7}, false},
+	{"(?i)FAILED (\\w+)", "x failed Password", []int{2, 17, 9, 17}, false},
+	{"x(?:ab)*y", "xababy", []int{0, 6}, false},
+	{"x(?:ab)+?(ab)*y", "xababy", []int{0, 6, 3, 5}, false},
+	{"(a)?(b)?c", "bc", []int{0, 2, -1, -1, 0, 1}, false},
+	{"\\bfoo\\b", "a foo_ foo.", []int{7, 10}, false},
+	{"\\Bo\\B", "foo", []int{1, 2}, false},
+	{"(?m)^b$", "a\nb\nc", []int{2, 3}, false},
+	{".*", "héllo\nworld", []int{0, 6}, false},
+	{"(?s).*", "héllo\nworld", []int{0, 12}, false},
+	{"(.*) from (\\S+)", "user from x from y", []int{0, 18, 0, 11, 17, 18}, false},
+	{"(.*?) from (\\S+)", "user from x from y", []int{0, 11, 0, 4, 10, 11}, false},
+	{"(.+?)é", "aéé", []int{0, 3, 0, 1}, false},
+	{"a{2,3}", "aaaa", []int{0, 3}, false},
+	{"(a{2,3}?)(a*)", "aaaa", []int{0, 4, 0, 2, 2, 4}, false},
+	{"(?:a|b)*c", "ababc", []int{0, 5}, false},
+	{"$", "abc", []int{3, 3}, false},
+	{"x*", "", []int{0, 0}, false},
+	{"(x*)(x*)", "xx", []int{0, 2, 0, 2, 2, 2}, false},
+	{"(?P<a>x)(?P=a)", "axxb", []int{1, 3, 1, 2}, false},
+	{"a{,2}b", "aaab", []int{1, 4}, false},
+	{"a{,2}", "aaa", []int{0, 2}, false},
+	{"a{2,}", "aaaa", []int{0, 4}, false},
+	{"x{a}", "x{a}", []int{0, 4}, false},
+	{"{DATE}", "a {DATE} b", []int{2, 8}, false},
+	{"a{1,", "a{1,", []int{0, 4}, false},
+	{"^(?:(?! from ).)*? from (\\S+)$", "user from x from y", nil, false},
+	{"^(?:(?! from ).)* from (\\S+)$", "user from x", []int{0, 11, 10, 11}, false},
+	{"(?P<c>invalid )?user (?(c)\\S+|[^:]+)$", "invalid user bob", []int{0, 16, 0, 8}, false},
+	{"(?P<c>invalid )?user (?(c)\\S+|[^:]+)$", "user bob smith", []int{0, 14, -1, -1}, false},
+	{"(?<=:)x", "a:x", []int{2, 3}, false},
+	{"(?<!:)x", ":x x", []int{3, 4}, false},
+	{"(?<=ab|cd)x", "cdx", []int{2, 3}, false},
+	{"foo$", "foo\n", []int{0, 3}, false},
+	{"foo\\Z", "foo\n", nil, false},
+	{"foo$\\n", "foo\n", []int{0, 4}, false},
+	{"(?=^|\\b|\\W)(\\d+)(?=\\b|\\W|$)", "ab12 34", []int{5, 7, 5, 7}, false},
+	{"\\w+", "héllo wörld", []int{0, 6}, false},
+	{"\\d+", "x١٢٣y", []int{1, 7}, false},
+	{"\\s+", "a  b", []int{1, 6}, false},
+	{"[\\w-]+", "ab-cd é", []int{0, 5}, false},
+	{"[^\\]]+", "ab]c", []int{0, 2}, false},
+	{"[]a]+", "]a]b", []int{0, 3}, false},
+	{"[\\b]", "a\x08b", []int{1, 2}, false},
+	{"\\x41\\u00e9\\t", "Aé\t", []int{0, 4}, false},
+	{"(?i)straße", "STRASSE strasse STRAßE", []int{16, 23}, false},
+	{"(?i)[a-c]+", "xABCcbd", []int{1, 6}, false},
+	{"(?i)[^a]+", "AaBb", []int{2, 4}, false},
+	{"(?i:ab)c", "ABc ABC", []int{0, 3}, false},
+	{"(?x) a b # comment", "ab", []int{0, 2}, false},
+	{"(?a)\\w+", "héllo", []int{0, 1}, false},
+	{"(a)|b", "b", []int{0, 1, -1, -1}, false},
+	{"(a)(?(1)b|c)", "ab ac c", []int{0, 2, 0, 1}, false},
+	{"(?:(a)|b)+", "ab", []int{0, 2, 0, 1}, false},
+	{"\\1?(a)", "a", nil, true},
+	{"(?P<q>\"?)\\S+(?P=q)", "\"abc\" x", []int{0, 5, 0, 1}, false},
+	{"(?P<q>\"?)\\S+(?P=q)", "abc\" x", []int{0, 4, 0, 0}, false},
+	{"(?>a+)b", "aaab", []int{0, 4}, false},
+	{"(?>a+)ab", "aaab", nil, false},
+	{"(?i)(?P<u>x)(?P=u)", "xX", []int{0, 2, 0, 1}, false},
+	{"(\\d+)\\.(?=\\d)", "12.34.a", []int{0, 3, 0, 2}, false},
+	{"a(?#comment)b", "ab", []int{0, 2}, false},
+	{"(?:^|,)(\\w+)", "x,y", []int{0, 1, 0, 1}, false},
+	{"^$", "", []int{0, 0}, false},
+	{"^", "abc", []int{0, 0}, false},
+	{"\\A\\w", "ab", []int{0, 1}, false},
+	{"(?m)$", "a\nb", []int{1, 1}, false},
+	{"(?m)^", "\n", []int{0, 0}, false},
+	{".", "\x00", []int{0, 1}, false},
+	{"[\\d.]+", "1.2.3x", []int{0, 5}, false},
+	{"[.^$*]+", "a.^$*b", []int{1, 5}, false},
+	{"\\.\\*\\+\\?\\(\\)\\[\\]\\{\\}\\|\\\\", ".*+?()[]{}|\\", []int{0, 12}, false},
+	{"\\d{1,3}(?:\\.\\d{1,3}){3}", "ip 192.0.2.300 x", []int{3, 14}, false},
+	{"(?:::f{4,6}:)?(?P<ip4>(?:\\d{1,3}\\.){3}\\d{1,3})", "::ffff:192.0.2.1", []int{0, 16, 7, 16}, false},
+	{"(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):))", "from 2001:db8:: port", []int{5, 15, 5, 15}, false},
+	{"(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:))", "from 2001:db8:: port", []int{5, 15, 5, 15}, false},
+	{"(?P<dns>[\\w\\-.^_]*\\w)", "host-1.example.org.", []int{0, 18, 0, 18}, false},
+	{"(a?)+?b", "ab", []int{0, 2, 0, 1}, false},
+	{"(?:a|)+b", "aab", []int{0, 3}, false},
+	{"(ab|a)*?c", "abac", []int{0, 4, 2, 3}, false},
+}
+
+// TestPython checks the fast matcher and the fallback engine against
+// Python's results.
+func TestPython(t *testing.T) {
+	m := NewMachine()
+	for _, c := range pythonCases {
+		re, err := Compile(c.expr, Options{})
+		if c.err {
+			if err == nil {
+				t.Errorf("Compile(%q) succeeded, Python refuses it", c.expr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Compile(%q): %v", c.expr, err)
+			continue
+		}
+		if got := re.Find(m, c.s); !slices.Equal(got, c.want) {
+			t.Errorf("%q on %q: %v, Python %v", c.expr, c.s, got, c.want)
+		}
+		if c.expr == `foo$\n` {
+			// RE2 has no "$" that stops before a final newline without
+			// consuming it; the fallback engine differs here (see
+			// printer.node).
+			continue
+		}
+		if got := re.FindSlow(m, c.s); !sameGroups(got, c.want, c.s) {
+			t.Errorf("%q on %q: %s engine %v, Python %v", c.expr, c.s, re.Engine(), got, c.want)
+		}
+	}
+}
+
+// sameGroups compares group positions of the fallback engine with the
+// fast matcher's: the whole match may extend over a final "\n" (RE2's "$")
+// or start one character early (the date boundary rewrite).
+func sameGroups(got, want []int, s string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	if len(got) == 0 {
+		return true
+	}
+	if !slices.Equal(got[2:], want[2:]) {
+		return false
+	}
+	start := got[0] == want[0] || got[0] == want[0]-1
+	end := got[1] == want[1] || got[1] == want[1]+1 && strings.HasSuffix(s, "\n")
+	return start && end
+}
+
+func TestCompileErrors(t *testing.T) {
+	for _, expr := range []string{
+		`(`, `)`, `[a`, `a**`, `*a`, `(?P<x>a)(?P<x>b)`, `(?P=nope)`, `(?<=a+)b`,
+		`\e`, `(?z)`, `a{3,2}`, `(?(nope)a|b)`, `(?(1)a|b|c)(x)`, `\2(a)`, `(?P<1a>x)`,
+	} {
+		if _, err := Compile(expr, Options{}); err == nil {
+			t.Errorf("Compile(%q) succeeded, want an error", expr)
+		}
+	}
+}
+
+func TestGlobalFlagsAnywhere(t *testing.T) {
+	// Python before 3.11 applies flags written anywhere to the whole
+	// expression (3.11 refuses them); fail2ban's filters were written for
+	// the older versions.
+	for _, expr := range []string{`a(?i)b`, `((?i)a)b`} {
+		if !MustCompile(expr, Options{}).MatchString("AB") {
+			t.Errorf(`%s does not match "AB"`, expr)
+		}
+	}
+}
+
+// TestEmptyLoopGroups documents a difference: Python records the empty
+// last iteration of a loop whose body can match the empty string, Go's
+// regexp (which runs such expressions) the last non-empty one.
+func TestEmptyLoopGroups(t *testing.T) {
+	re := MustCompile(`(a*)*b`, Options{})
+	if re.Fast() {
+		t.Fatal("the fast matcher runs a loop that can match empty")
+	}
+	got := re.FindStringSubmatchIndex("aab")
+	if !slices.Equal(got, []int{0, 3, 0, 2}) { // Python: [0 3 2 2]
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestEngine(t *testing.T) {
+	tests := []struct {
+		expr string
+		want Engine
+	}{
+		{`^Failed password for (?P<user>\S+) from (?P<ip>\S+)`, RE2},
+		{`a{,3}`, RE2},
+		{`(?=^|\b|\W)(\d+)(?=\b|\W|$)`, RE2},
+		{`(?P<a>x)(?P=a)`, RE2},
+		{`(?P<q>"?)\S+(?P=q) x`, RE2},
+		{`(?P<a>\d+)(?P=a)`, Backtrack},
+		{`(?!x)y`, Backtrack},
+		{`(?<=:)x`, Backtrack},
+		{`(a)?(?(1)b|c)`, Backtrack},
+		{`(?>a+)b`, Backtrack},
+	}
+	for _, tt := range tests {
+		re, err := Compile(tt.expr, Options{})
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", tt.expr, err)
+		}
+		if re.Engine() != tt.want {
+			t.Errorf("%q: engine %v, want %v (fallback %q)", tt.expr, re.Engine(), tt.want, re.Fallback())
+		}
+		if !re.Fast() {
+			t.Errorf("%q: the fast matcher does not run it", tt.expr)
+		}
+	}
+}
+
+func TestGroups(t *testing.T) {
+	re := MustCompile(`(?P<user>\w+)@(\w+)(?P<host>\.\w+)?`, Options{})
+	if got, want := re.GroupNames(), []string{"", "user", "", "host"}; !slices.Equal(got, want) {
+		t.Errorf("GroupNames = %q, want %q", got, want)
+	}
+	if re.NumGroups() != 3 || re.GroupIndex("host") != 3 || re.GroupIndex("nope") != -1 {
+		t.Errorf("NumGroups %d, GroupIndex(host) %d", re.NumGroups(), re.GroupIndex("host"))
+	}
+	if got := re.FindStringSubmatchIndex("mail bob@example.org"); !slices.Equal(got, []int{5, 20, 5, 8, 9, 16, 16, 20}) {
+		t.Errorf("FindStringSubmatchIndex = %v", got)
+	}
+}
+
+func TestLiteral(t *testing.T) {
+	tests := []struct{ expr, want string }{
+		{`^Failed password for .* from \S+`, "Failed password for "},
+		{`^\s*\S+ sshd(?:\[\d+\])?: Invalid user .* from`, ": Invalid user "},
+		{`(?:a|b)cd`, "cd"},
+		{`(?i)abcdef`, ""},
+		{`x*`, ""},
+		{`(?:abc)+`, "abc"},
+		{`(?:abc){2}`, "abc"},
+		{`(?:abc)?`, ""},
+		{`ab\bcd`, "abcd"},
+		{`ab(?!x)cd`, "abcd"},
+		{`(?P<a>x)yy(?P=a)`, "yy"},
+	}
+	for _, tt := range tests {
+		if got := MustCompile(tt.expr, Options{}).Literal(); got != tt.want {
+			t.Errorf("Literal(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
+func TestFindRange(t *testing.T) {
+	re := MustCompile(`(?<=\[)\d+\b`, Options{})
+	m := NewMachine()
+	s := "[12] [345] [6"
+	if got := re.FindRange(m, s, 3, len(s)); !slices.Equal(got, []int{6, 9}) {
+		t.Errorf("FindRange from 3 = %v, want [6 9]", got)
+	}
+	if got := re.FindRange(m, s, 3, 8); !slices.Equal(got, []int{6, 8}) {
+		t.Errorf("FindRange to 8 = %v, want [6 8]", got)
+	}
+	if got := MustCompile(`^x`, Options{}).FindRange(m, "xx", 1, 2); got != nil {
+		t.Errorf("^ matched at pos 1: %v", got)
+	}
+}
+
+// TestBudget checks that a pathological expression runs out of budget and
+// the fallback engine finishes the search.
+func TestBudget(t *testing.T) {
+	for _, expr := range []string{`^(?:a|aa)+(?:a|aa)+(?:a|aa)+(?:a|aa)+b`, `^(?:a|aa)+(?:a|aa)+(?:a|aa)+(?!x)b`} {
+		re := MustCompile(expr, Options{})
+		m := NewMachine()
+		line := strings.Repeat("a", 60)
+		if _, done := re.fast.find(m, line); done {
+			t.Fatalf("%q: pathological search finished within its budget", expr)
+		}
+		if re.Find(m, line) != nil {
+			t.Errorf("%q matched", expr)
+		}
+		if got := re.Find(m, "aaaab"); !slices.Equal(got, []int{0, 5}) {
+			t.Errorf("%q on aaaab: %v", expr, got)
+		}
+	}
+}
+
+// TestTimeout checks that the regexp2 engine gives up.
+func TestTimeout(t *testing.T) {
+	re := MustCompile(`^(a+)+(?!x)$`, Options{Timeout: 1})
+	m := NewMachine()
+	if re.FindSlow(m, strings.Repeat("a", 40)+"!") != nil {
+		t.Error("matched")
+	}
+	if re.Timeouts() != 1 {
+		t.Errorf("Timeouts = %d, want 1", re.Timeouts())
+	}
+}
+
+func TestFastUnsupported(t *testing.T) {
+	for _, expr := range []string{`(a*)*`, `(?:a?)+b`, `(?:a?){2,5}`} {
+		re := MustCompile(expr, Options{})
+		if re.Fast() {
+			t.Errorf("%q: the fast matcher runs it, want the fallback", expr)
+		}
+	}
+}
+
+// fastCases are expressions and lines on which the fast matcher must agree
+// with the fallback engine.
+var fastCases = []struct{ expr, line string }{
+	{`(?i)straße`, "STRASSE strasse STRAßE"},
+	{`h(.)llo`, "h\xffllo hél"},
+	{`[^a]+`, "\xe2\x82 abc"},
+	{`é+`, "éééa"},
+	{`(.*)é`, "aéxé\xc3"},
+	{`(\S+) (.*)$`, "\xc3\xa9\xc3 b"},
+	{`(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})`, "::ffff:192.0.2.1"},
+	{`from (?:\[?(?:(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})|(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)))\]?) port \d+$`, "from 203.0.113.5 port 22"},
+	{`^(?:(?! from ).)*? from (\S+)`, "a from b from c"},
+	{`(?P<q>"?)\S+(?P=q)`, `"abc" x`},
+	{`(?<=\[)\d+(?=\])`, "x [12] [3"},
+}
+
+func TestFastAgrees(t *testing.T) {
+	for _, c := range fastCases {
+		checkFast(t, c.expr, c.line)
+	}
+	for _, c := range pythonCases {
+		if !c.err {
+			checkFast(t, c.expr, c.s)
+		}
+	}
+}
+
+// checkFast compares the fast matcher with the fallback engine on one
+// line, and for RE2 expressions also with Go's regexp on the printed
+// expression.
+func checkFast(t *testing.T, expr, line string) {
+	t.Helper()
+	re, err := Compile(expr, Options{})
+	if err != nil || re.fast == nil || strings.Contains(expr, `$\n`) {
+		return
+	}
+	m := NewMachine()
+	ok, done := re.fast.find(m, line)
+	if !done {
+		return
+	}
+	var got []int
+	if ok {
+		got = slices.Clone(m.caps)
+	}
+	want := re.FindSlow(m, line)
+	if !sameGroups(want, got, line) {
+		t.Fatalf("%q on %q: fast %v, %s %v", expr, line, got, re.Engine(), want)
+	}
+	if re.Engine() == RE2 {
+		if _, err := regexp.Compile(re.Fallback()); err != nil {
+			t.Fatalf("%q: printed RE2 expression %q does not compile: %v", expr, re.Fallback(), err)
+		}
+	}
+}
+
+// FuzzFast checks that the fast matcher agrees with the fallback engines
+// on arbitrary expressions and lines.
+func FuzzFast(f *testing.F) {
+	for _, c := range fastCases {
+		f.Add(c.expr, c.line)
+	}
+	for _, c := range pythonCases {
+		f.Add(c.expr, c.s)
+	}
+	f.Fuzz(func(t *testing.T, expr, line string) {
+		if len(expr) > 100 || len(line) > 200 || strings.Contains(expr, "$") && strings.Contains(line, "\n") {
+			return
+		}
+		re, err := Compile(expr, Options{Timeout: 1e9})
+		if err != nil || re.fast == nil {
+			return
+		}
+		m := NewMachine()
+		ok, done := re.fast.find(m, line)
+		if !done {
+			return
+		}
+		var got []int
+		if ok {
+			got = slices.Clone(m.caps)
+		}
+		want := re.FindSlow(m, line)
+		if re.Timeouts() > 0 {
+			return
+		}
+		if !sameGroups(want, got, line) {
+			t.Fatalf("%q on %q: fast %v, %s %v (%q)", expr, line, got, re.Engine(), want, re.Fallback())
+		}
+	})
+}
+
+// FuzzParse checks that the parser never panics and that what it accepts
+// compiles.
+func FuzzParse(f *testing.F) {
+	for _, c := range pythonCases {
+		f.Add(c.expr)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		if len(expr) > 300 {
+			return
+		}
+		if _, err := Parse(expr, 0); err != nil {
+			return
+		}
+		if _, err := Compile(expr, Options{}); err != nil {
+			t.Fatalf("Parse(%q) accepted it, Compile: %v", expr, err)
+		}
+	})
+}
