@@ -4,9 +4,25 @@
 package firewall
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 )
+
+// Protocols a Jail may use. An empty Protocol means ProtocolTCP.
+const (
+	ProtocolTCP     = "tcp"
+	ProtocolUDP     = "udp"
+	ProtocolSCTP    = "sctp"
+	ProtocolDCCP    = "dccp"
+	ProtocolUDPLite = "udplite"
+	// ProtocolAll blocks every protocol and port; Ports are ignored.
+	ProtocolAll = "all"
+)
+
+// ErrUnknownJail is wrapped by the errors of backends given a jail that
+// their last Setup did not list.
+var ErrUnknownJail = errors.New("unknown jail")
 
 // Jail is what a backend needs to know of a jail to block its traffic.
 type Jail struct {

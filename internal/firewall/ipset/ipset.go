@@ -57,18 +57,7 @@ var ErrUnavailable = errors.New("iptables+ipset is unavailable")
 
 // ErrUnknownJail is wrapped by the errors of methods given a jail that the
 // last Setup did not list.
-var ErrUnknownJail = errors.New("unknown jail")
-
-// Protocols a firewall.Jail may use. An empty Protocol means ProtocolTCP.
-const (
-	ProtocolTCP     = "tcp"
-	ProtocolUDP     = "udp"
-	ProtocolSCTP    = "sctp"
-	ProtocolDCCP    = "dccp"
-	ProtocolUDPLite = "udplite"
-	// ProtocolAll blocks every protocol and port; Ports are ignored.
-	ProtocolAll = "all"
-)
+var ErrUnknownJail = firewall.ErrUnknownJail
 
 // Options configure Open.
 type Options struct {

@@ -50,7 +50,7 @@ func chainRules(chain string, jails []*jailState, v6 bool) string {
 		}
 		match := fmt.Sprintf("-m set --match-set %s src -j DROP", set)
 		switch {
-		case js.protocol == ProtocolAll:
+		case js.protocol == firewall.ProtocolAll:
 			fmt.Fprintf(&b, "-A %s %s\n", chain, match)
 		case len(js.ports) == 0:
 			fmt.Fprintf(&b, "-A %s -p %s %s\n", chain, js.protocol, match)

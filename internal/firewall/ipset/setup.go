@@ -29,13 +29,13 @@ func (js *jailState) set(i int) string {
 }
 
 var protocols = map[string]string{
-	"":              ProtocolTCP,
-	ProtocolTCP:     ProtocolTCP,
-	ProtocolUDP:     ProtocolUDP,
-	ProtocolSCTP:    ProtocolSCTP,
-	ProtocolDCCP:    ProtocolDCCP,
-	ProtocolUDPLite: ProtocolUDPLite,
-	ProtocolAll:     ProtocolAll,
+	"":                       firewall.ProtocolTCP,
+	firewall.ProtocolTCP:     firewall.ProtocolTCP,
+	firewall.ProtocolUDP:     firewall.ProtocolUDP,
+	firewall.ProtocolSCTP:    firewall.ProtocolSCTP,
+	firewall.ProtocolDCCP:    firewall.ProtocolDCCP,
+	firewall.ProtocolUDPLite: firewall.ProtocolUDPLite,
+	firewall.ProtocolAll:     firewall.ProtocolAll,
 }
 
 // Set names are NAME-JAIL-v4 and NAME-JAIL-v6; Replace fills a temporary
@@ -116,7 +116,7 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 			v4:       b.chain + "-" + base + "-v4",
 			v6:       b.chain + "-" + base + "-v6",
 		}
-		if proto != ProtocolAll {
+		if proto != firewall.ProtocolAll {
 			js.ports = mergePorts(j.Ports)
 		}
 		out = append(out, js)

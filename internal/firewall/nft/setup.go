@@ -42,13 +42,13 @@ type setState struct {
 }
 
 var protocols = map[string]int{
-	"":              unix.IPPROTO_TCP,
-	ProtocolTCP:     unix.IPPROTO_TCP,
-	ProtocolUDP:     unix.IPPROTO_UDP,
-	ProtocolSCTP:    unix.IPPROTO_SCTP,
-	ProtocolDCCP:    unix.IPPROTO_DCCP,
-	ProtocolUDPLite: unix.IPPROTO_UDPLITE,
-	ProtocolAll:     -1,
+	"":                       unix.IPPROTO_TCP,
+	firewall.ProtocolTCP:     unix.IPPROTO_TCP,
+	firewall.ProtocolUDP:     unix.IPPROTO_UDP,
+	firewall.ProtocolSCTP:    unix.IPPROTO_SCTP,
+	firewall.ProtocolDCCP:    unix.IPPROTO_DCCP,
+	firewall.ProtocolUDPLite: unix.IPPROTO_UDPLITE,
+	firewall.ProtocolAll:     -1,
 }
 
 // maxNameLen bounds the part of a set name derived from the jail name; the
