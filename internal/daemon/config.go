@@ -42,7 +42,10 @@ func Load(dir string) (*config.Config, map[string]*match.Filter, error) {
 // CompileFilter compiles the filter of jail j; errors name the file and line
 // of the expression at fault.
 func CompileFilter(j *config.Jail) (*match.Filter, error) {
-	spec := match.Spec{Name: j.Filter.Name, PrefRegex: j.Filter.PrefRegex.Expr}
+	spec := match.Spec{
+		Name: j.Filter.Name, PrefRegex: j.Filter.PrefRegex.Expr,
+		DatePattern: j.Filter.DatePattern, MaxLines: j.Filter.MaxLines,
+	}
 	for _, r := range j.Filter.FailRegex {
 		spec.FailRegex = append(spec.FailRegex, r.Expr)
 	}
@@ -66,7 +69,7 @@ func CompileFilter(j *config.Jail) (*match.Filter, error) {
 		return nil, e
 	}
 	if j.Filter.PrefRegex.Expr != "" {
-		if e := check("prefregex", []config.Regex{j.Filter.PrefRegex}, func(s string) match.Spec { return match.Spec{PrefRegex: s} }); e != nil {
+		if e := check("prefregex", []config.Regex{j.Filter.PrefRegex}, func(s string) match.Spec { return match.Spec{PrefRegex: s, FailRegex: []string{"<HOST>"}} }); e != nil {
 			return nil, e
 		}
 	}

@@ -351,6 +351,26 @@ const parallelLines = 2048
 // matchLines prepares each line once (finding its date) and offers it to
 // every jail that reads the source.
 func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntime, in <-chan lineBatch) {
+	// Filters that keep state between lines (multi-line buffers, <F-MLFID>
+	// connections, their own datepattern) see every line in order, through
+	// a Matcher of their own; the others share a parallel pass.
+	var stateless []*jailRuntime
+	stateful := map[*jailRuntime]*match.Matcher{}
+	var order []*jailRuntime
+	for _, j := range jails {
+		if !j.filter.Stateful() && j.filter.DatePattern() == "" {
+			stateless = append(stateless, j)
+			continue
+		}
+		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local})
+		if err != nil {
+			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
+			continue
+		}
+		stateful[j] = m
+		order = append(order, j)
+	}
+	jails = stateless
 	ms := make([]*lineMatcher, runtime.GOMAXPROCS(0))
 	for i := range ms {
 		ms[i] = newLineMatcher(jails, d.log)
@@ -359,9 +379,12 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 	for b := range in {
 		ev := event{path: key, pos: b.pos, hasPos: b.hasPos}
 		now := d.now()
-		if len(b.lines) < parallelLines || len(ms) == 1 {
+		switch {
+		case len(jails) == 0:
+			// Every jail of this source keeps state.
+		case len(b.lines) < parallelLines || len(ms) == 1:
 			ev.failures = ms[0].match(ctx, b.lines, b.times, now, nil)
-		} else {
+		default:
 			var wg sync.WaitGroup
 			per := (len(b.lines) + len(ms) - 1) / len(ms)
 			for i, m := range ms {
@@ -377,6 +400,9 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 				ev.failures = append(ev.failures, r...)
 			}
 		}
+		for _, j := range order {
+			ev.failures = d.matchStateful(ctx, j, stateful[j], ms[0], b, ev.failures)
+		}
 		select {
 		case d.events <- ev:
 		case <-ctx.Done():
@@ -385,6 +411,37 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 			d.events <- ev
 		}
 	}
+}
+
+// matchStateful offers a batch to a stateful filter, line by line.
+func (d *Daemon) matchStateful(ctx context.Context, j *jailRuntime, m *match.Matcher, lm *lineMatcher, b lineBatch, out []jailFailure) []jailFailure {
+	for i, raw := range b.lines {
+		var fs []match.Failure
+		if b.times != nil && !b.times[i].IsZero() {
+			l := match.Prepare(raw, m.Detector())
+			l.Time, l.HasTime = b.times[i], true
+			fs = m.Match(l)
+		} else {
+			_, fs = m.MatchRaw(raw)
+		}
+		for _, f := range fs {
+			if f.NoFail || f.Pending || !f.Addr.IsValid() {
+				continue
+			}
+			if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
+				continue
+			}
+			fail := engine.Failure{Addr: f.Addr, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
+			if len(f.Matches) == 0 {
+				fail.Line = strings.Clone(raw)
+			}
+			if f.HasTime {
+				fail.Time = f.Time
+			}
+			out = append(out, jailFailure{jail: j.cfg.Name, failure: fail})
+		}
+	}
+	return out
 }
 
 // lineMatcher matches lines against the filters of a file's jails. Its

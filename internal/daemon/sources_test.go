@@ -207,3 +207,34 @@ maxretry = 2
 	e.start()
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 }
+
+// TestStatefulFilter runs a filter with its own datepattern and a
+// two-line failregex: it sees every line in order, with the buffer fail2ban
+// keeps.
+func TestStatefulFilter(t *testing.T) {
+	e := newEnv(t, `
+[app]
+enabled = true
+logpath = DIR/app.log
+maxretry = 2
+`)
+	os.MkdirAll(filepath.Join(e.etc, "filter.d"), 0o755)
+	os.WriteFile(filepath.Join(e.etc, "filter.d", "app.conf"), []byte(`
+[Definition]
+failregex = ^\s*LOGIN FAILED\n\s*client <HOST>\s*$
+maxlines = 2
+datepattern = ^%%Y-%%m-%%d %%H:%%M:%%S
+`), 0o644)
+	e.appendLines("app.log", "start")
+	e.start()
+	ts := e.clock.now().Format(time.DateTime)
+	var lines []string
+	for range 2 {
+		lines = append(lines, ts+" LOGIN FAILED", ts+" client 198.51.100.88", ts+" client 198.51.100.89 logged in")
+	}
+	e.appendLines("app.log", lines...)
+	js := e.waitJail("app", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
+	if js.TotalFailed != 2 || js.Banned[0] != "198.51.100.88" {
+		t.Fatalf("status %+v", js)
+	}
+}
