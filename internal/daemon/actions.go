@@ -73,22 +73,3 @@ func (d *Daemon) runActions(ds []engine.Decision, restored bool) {
 		}
 	}
 }
-
-// restoreActions runs actionban for every active ban of the jails with
-// actions, marked restored (fail2ban's norestored actions skip them).
-func (d *Daemon) restoreActions() {
-	if d.actions == nil {
-		return
-	}
-	var ds []engine.Decision
-	for name, rt := range d.jails {
-		if len(rt.cfg.Actions) == 0 {
-			continue
-		}
-		bans, _ := d.eng.Bans(name)
-		for _, b := range bans {
-			ds = append(ds, engine.Decision{Action: engine.Ban, Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End, Failures: b.Failures, Count: b.Count})
-		}
-	}
-	d.runActions(ds, true)
-}

@@ -335,26 +335,11 @@ func (d *Daemon) Reload(ctx context.Context, r control.ReloadRequest) (control.R
 
 // restoreJails restores the store's active bans of the named jails.
 func (d *Daemon) restoreJails(ctx context.Context, names []string) error {
-	active, err := d.opts.Store.ActiveBans(ctx, d.now())
-	if err != nil {
-		return fmt.Errorf("reading active bans: %w", err)
-	}
-	var restore []engine.ActiveBan
-	for _, b := range active {
-		if slices.Contains(names, b.Jail) {
-			restore = append(restore, activeBan(b))
-		}
-	}
-	if len(restore) == 0 {
-		return nil
-	}
-	if _, err := d.eng.Restore(restore); err != nil {
+	n, err := d.restoreBans(ctx, func(jail string) bool { return slices.Contains(names, jail) })
+	if err != nil || n == 0 || d.opts.Firewall == nil {
 		return err
 	}
-	if d.opts.Firewall != nil {
-		return d.replaceAll()
-	}
-	return nil
+	return d.replaceAll()
 }
 
 func decisionBan(dec engine.Decision) control.Ban {

@@ -290,11 +290,8 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 				continue
 			}
 			bans = append(bans, ds...)
-			switch out {
-			case engine.Counted:
-				if debug {
-					d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
-				}
+			if debug && out == engine.Counted {
+				d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
 			}
 		}
 		if ev.hasPos {
@@ -517,27 +514,20 @@ func (d *Daemon) restore(ctx context.Context) error {
 		hist[i] = engine.BanCount{Jail: c.Jail, Prefix: c.Prefix, Count: c.Count, Last: c.Last}
 	}
 	d.eng.RestoreHistory(hist)
-	active, err := d.opts.Store.ActiveBans(ctx, now)
-	if err != nil {
-		return fmt.Errorf("reading active bans: %w", err)
-	}
-	var restore []engine.ActiveBan
 	skipped := map[string]int{}
-	for _, b := range active {
-		if _, ok := d.jails[b.Jail]; !ok {
-			skipped[b.Jail]++
-			continue
+	n, err := d.restoreBans(ctx, func(jail string) bool {
+		_, ok := d.jails[jail]
+		if !ok {
+			skipped[jail]++
 		}
-		restore = append(restore, activeBan(b))
-	}
-	for j, n := range skipped {
-		d.log.Warn("active bans of a jail that is not enabled are kept in the store but not enforced", "jail", j, "bans", n)
-	}
-	n, err := d.eng.Restore(restore)
+		return ok
+	})
 	if err != nil {
 		return err
 	}
-	d.restoreActions()
+	for j, k := range skipped {
+		d.log.Warn("active bans of a jail that is not enabled are kept in the store but not enforced", "jail", j, "bans", k)
+	}
 	if d.opts.Firewall != nil {
 		start := time.Now()
 		if err := d.replaceAll(); err != nil {
@@ -604,7 +594,7 @@ func expandLogPaths(globs []string) (files, missing []string) {
 		matches, err := filepath.Glob(g)
 		if err == nil && len(matches) > 0 {
 			for _, m := range matches {
-				if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() || err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+				if fi, err := os.Stat(m); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeNamedPipe != 0) {
 					files = append(files, m)
 				}
 			}
@@ -632,6 +622,31 @@ func hasMeta(p string) bool {
 		}
 	}
 	return false
+}
+
+// restoreBans puts the store's active bans of the jails want accepts back
+// into the engine, and runs their jails' action.d actions for them (as
+// restored bans); the caller re-applies the native firewall.
+func (d *Daemon) restoreBans(ctx context.Context, want func(jail string) bool) (int, error) {
+	active, err := d.opts.Store.ActiveBans(ctx, d.now())
+	if err != nil {
+		return 0, fmt.Errorf("reading active bans: %w", err)
+	}
+	var restore []engine.ActiveBan
+	var ds []engine.Decision
+	for _, b := range active {
+		if !want(b.Jail) {
+			continue
+		}
+		restore = append(restore, activeBan(b))
+		ds = append(ds, engine.Decision{Action: engine.Ban, Jail: b.Jail, Prefix: b.Prefix, Start: b.Start, End: b.End, Failures: b.Failures, Count: b.Count})
+	}
+	n, err := d.eng.Restore(restore)
+	if err != nil {
+		return n, err
+	}
+	d.runActions(ds, true)
+	return n, nil
 }
 
 // activeBan is a stored ban as the engine knows it.

@@ -111,26 +111,3 @@ func (d *Daemon) refreshIgnore(ctx context.Context) {
 		})
 	}()
 }
-
-// sessionsNow returns the protected session addresses (for tests; it runs
-// on the loop).
-func (d *Daemon) sessionsNow() []netip.Addr {
-	var out []netip.Addr
-	d.do(context.Background(), func() error {
-		out = slices.Clone(d.sessions)
-		return nil
-	})
-	return out
-}
-
-// ignores reports whether jail ignores addr now (for tests).
-func (d *Daemon) ignores(jail string, addr netip.Addr) bool {
-	var ok bool
-	d.do(context.Background(), func() error {
-		if rt := d.jails[jail]; rt != nil {
-			ok = rt.ignore.set.Load().Contains(addr)
-		}
-		return nil
-	})
-	return ok
-}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,26 @@ ignorecommand = DIR/trusted.sh <ip>
 	if js.Banned[0] != "198.51.100.91" || js.TotalFailed != 1 {
 		t.Fatalf("status %+v", js)
 	}
+}
+
+// sessionsNow returns the protected session addresses (it runs on the loop).
+func (d *Daemon) sessionsNow() []netip.Addr {
+	var out []netip.Addr
+	d.do(context.Background(), func() error {
+		out = slices.Clone(d.sessions)
+		return nil
+	})
+	return out
+}
+
+// ignores reports whether jail ignores addr now.
+func (d *Daemon) ignores(jail string, addr netip.Addr) bool {
+	var ok bool
+	d.do(context.Background(), func() error {
+		if rt := d.jails[jail]; rt != nil {
+			ok = rt.ignore.set.Load().Contains(addr)
+		}
+		return nil
+	})
+	return ok
 }

@@ -167,14 +167,14 @@ func (d *Daemon) startFile(ps *pipeStarter, path string, jails []*jailRuntime) {
 	case path == "-":
 		ps.source(path, func(ready func()) error {
 			defer close(lines)
-			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+			return relayLines(lines, func(out chan<- source.Batch) error {
 				return stream.Read(ps.ctx, "stdin", os.Stdin, stream.Options{Logger: log, Started: ready, Poll: d.opts.Poll}, out)
 			})
 		})
 	case err == nil && fi.Mode()&os.ModeNamedPipe != 0:
 		ps.source(path, func(ready func()) error {
 			defer close(lines)
-			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+			return relayLines(lines, func(out chan<- source.Batch) error {
 				return stream.FollowFIFO(ps.ctx, path, stream.Options{Logger: log, Started: ready, Poll: d.opts.Poll}, out)
 			})
 		})
@@ -191,30 +191,38 @@ func (d *Daemon) startFile(ps *pipeStarter, path string, jails []*jailRuntime) {
 		ps.source(path, func(ready func()) error {
 			defer close(lines)
 			opts.Started = ready
-			return d.stream(ps.ctx, lines, func(out chan<- source.Batch) error {
+			return relayLines(lines, func(out chan<- source.Batch) error {
 				return source.TailFile(ps.ctx, path, opts, out)
 			})
 		})
 	}
 }
 
-// stream runs a reader of source.Batches and passes them on as lineBatches.
-func (d *Daemon) stream(ctx context.Context, lines chan<- lineBatch, read func(chan<- source.Batch) error) error {
-	batches := make(chan source.Batch, 4)
+// relay runs read, a source sending batches of type T until it returns,
+// and hands each batch to each; it returns read's error.
+func relay[T any](read func(chan<- T) error, each func(T)) error {
+	batches := make(chan T, 4)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		errc <- read(batches)
 	}()
 	for b := range batches {
+		each(b)
+	}
+	return <-errc
+}
+
+// relayLines runs a reader of source.Batches and passes them on as lineBatches.
+func relayLines(lines chan<- lineBatch, read func(chan<- source.Batch) error) error {
+	return relay(read, func(b source.Batch) {
 		lb := lineBatch{lines: b.Lines}
 		if b.Pos != (source.Position{}) {
 			lb.pos = store.Offset{Path: b.Path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head}
 			lb.hasPos = true
 		}
 		lines <- lb
-	}
-	return <-errc
+	})
 }
 
 // startJournal follows the journal entries one journalmatch selects.
@@ -238,13 +246,8 @@ func (d *Daemon) startJournal(ps *pipeStarter, match string, jails []*jailRuntim
 	ps.source(key, func(ready func()) error {
 		defer close(lines)
 		opts.Started = ready
-		batches := make(chan journal.Batch, 4)
-		errc := make(chan error, 1)
-		go func() {
-			defer close(batches)
-			errc <- journal.Follow(ps.ctx, opts, batches)
-		}()
-		for b := range batches {
+		follow := func(out chan<- journal.Batch) error { return journal.Follow(ps.ctx, opts, out) }
+		return relay(follow, func(b journal.Batch) {
 			lb := lineBatch{
 				lines: make([]string, len(b.Entries)), times: make([]time.Time, len(b.Entries)),
 				pos: store.Offset{Path: key, Cursor: b.Cursor}, hasPos: b.Cursor != "",
@@ -253,8 +256,7 @@ func (d *Daemon) startJournal(ps *pipeStarter, match string, jails []*jailRuntim
 				lb.lines[i], lb.times[i] = e.Line, e.Time
 			}
 			lines <- lb
-		}
-		return <-errc
+		})
 	})
 }
 
@@ -293,13 +295,8 @@ func (d *Daemon) startSyslog(ps *pipeStarter, jails []*jailRuntime) {
 		defer l.Close()
 		d.log.Info("syslog listener", "udp", l.UDPAddr(), "tcp", l.TCPAddr())
 		ready()
-		batches := make(chan syslog.Batch, 4)
-		errc := make(chan error, 1)
-		go func() {
-			defer close(batches)
-			errc <- l.Run(ps.ctx, batches)
-		}()
-		for b := range batches {
+		run := func(out chan<- syslog.Batch) error { return l.Run(ps.ctx, out) }
+		return relay(run, func(b syslog.Batch) {
 			for _, r := range routes {
 				var lb lineBatch
 				for i := range b.Messages {
@@ -313,8 +310,7 @@ func (d *Daemon) startSyslog(ps *pipeStarter, jails []*jailRuntime) {
 					r.lines <- lb
 				}
 			}
-		}
-		return <-errc
+		})
 	})
 }
 

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // Permanent, as a JailConfig.BanTime, bans until an explicit unban.
@@ -532,11 +534,8 @@ func (e *Engine) SetIgnore(jailName string, set IgnoreSet) error {
 }
 
 func canonical(p netip.Prefix) netip.Prefix {
-	a := p.Addr()
-	if a.Is4In6() {
-		p = netip.PrefixFrom(a.Unmap(), max(p.Bits()-96, 0))
-	}
-	return p.Masked()
+	c, _ := netprefix.Canonical(p)
+	return c
 }
 
 func comparePrefix(a, b netip.Prefix) int {

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // Set is an immutable set of addresses built from prefixes, answering
@@ -103,15 +105,10 @@ func addrFromU32(v uint32) netip.Addr {
 // host bits cleared, and as IPv4 when it lies within the IPv4-mapped IPv6
 // range. Invalid prefixes are returned unchanged.
 func Canonical(p netip.Prefix) netip.Prefix {
-	if !p.IsValid() {
-		return p
+	if c, ok := netprefix.Canonical(p); ok {
+		return c
 	}
-	a := p.Addr().WithZone("")
-	n := p.Bits()
-	if a.Is4In6() && n >= 96 {
-		a, n = a.Unmap(), n-96
-	}
-	return netip.PrefixFrom(a, n).Masked()
+	return p
 }
 
 // NewSet builds a Set holding every address of the given prefixes. Invalid

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // DefaultTimeout is how long a command may run when its action sets no
@@ -448,7 +449,7 @@ func (b *Backend) banInfo(jr *jailRun, bans []Info) error {
 	last := make(map[netip.Prefix]int, len(bans))
 	valid := make([]Info, 0, len(bans))
 	for _, in := range bans {
-		p, ok := normalize(in.Prefix)
+		p, ok := netprefix.Canonical(in.Prefix)
 		if !ok {
 			errs = append(errs, fmt.Errorf("command actions: jail %q: invalid prefix %v", jr.name, in.Prefix))
 			continue
@@ -532,7 +533,7 @@ func (b *Backend) Unban(jail string, prefixes []netip.Prefix) error {
 	}
 	var kbs []*knownBan
 	for _, p := range prefixes {
-		n, ok := normalize(p)
+		n, ok := netprefix.Canonical(p)
 		if !ok {
 			return fmt.Errorf("command actions: jail %q: invalid prefix %v", jail, p)
 		}
@@ -692,17 +693,4 @@ func (b *Backend) expire() {
 		}
 	}
 	b.schedule()
-}
-
-// normalize returns p masked, with an IPv4-mapped IPv6 prefix turned into
-// the IPv4 prefix it covers and any zone dropped.
-func normalize(p netip.Prefix) (netip.Prefix, bool) {
-	if !p.IsValid() {
-		return netip.Prefix{}, false
-	}
-	a := p.Addr().WithZone("")
-	if a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), true
-	}
-	return netip.PrefixFrom(a, p.Bits()).Masked(), true
 }

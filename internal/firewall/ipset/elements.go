@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // longBan is a ban longer than the kernel's longest timeout.
@@ -218,16 +219,10 @@ func (b *Backend) jail(name string) (*jailState, error) {
 // the IPv4 prefix it covers and any zone dropped. A /0, which hash:net
 // cannot hold, becomes its two halves.
 func normalize(p netip.Prefix) ([]netip.Prefix, bool) {
-	if !p.IsValid() {
+	p, ok := netprefix.Canonical(p)
+	if !ok {
 		return nil, false
 	}
-	a := p.Addr().WithZone("")
-	if a.Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	} else {
-		p = netip.PrefixFrom(a, p.Bits())
-	}
-	p = p.Masked()
 	if p.Bits() > 0 {
 		return []netip.Prefix{p}, true
 	}

@@ -135,16 +135,3 @@ func rangePrefixes(start, end netip.Addr) []netip.Prefix {
 		}
 	}
 }
-
-// normalize returns p masked, with an IPv4-mapped IPv6 prefix turned into
-// the IPv4 prefix it covers and any zone dropped.
-func normalize(p netip.Prefix) (netip.Prefix, bool) {
-	if !p.IsValid() {
-		return netip.Prefix{}, false
-	}
-	a := p.Addr().WithZone("")
-	if a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), true
-	}
-	return netip.PrefixFrom(a, p.Bits()).Masked(), true
-}

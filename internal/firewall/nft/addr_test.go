@@ -86,30 +86,3 @@ func TestRangePrefixes(t *testing.T) {
 		}
 	}
 }
-
-func TestNormalize(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"192.0.2.7/24", "192.0.2.0/24", true},
-		{"::ffff:192.0.2.7/128", "192.0.2.7/32", true},
-		{"::ffff:192.0.2.0/120", "192.0.2.0/24", true},
-		{"::ffff:0.0.0.0/96", "0.0.0.0/0", true},
-		{"::/64", "::/64", true},
-		{"2001:db8::1/32", "2001:db8::/32", true},
-	}
-	for _, tt := range tests {
-		got, ok := normalize(netip.MustParsePrefix(tt.in))
-		if ok != tt.ok || got.String() != tt.want {
-			t.Errorf("normalize(%s) = %s, %v; want %s, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-	if _, ok := normalize(netip.Prefix{}); ok {
-		t.Error("normalize accepted the zero prefix")
-	}
-	p := netip.PrefixFrom(netip.MustParseAddr("fe80::1%eth0"), 128)
-	if got, ok := normalize(p); !ok || got.Addr().Zone() != "" {
-		t.Errorf("normalize(%v) = %v, %v; want no zone", p, got, ok)
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/nftables"
 
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 const (
@@ -80,7 +81,7 @@ func (b *Backend) Unban(jail string, prefixes []netip.Prefix) error {
 	}
 	var v4, v6 []netip.Prefix
 	for _, p := range prefixes {
-		n, ok := normalize(p)
+		n, ok := netprefix.Canonical(p)
 		if !ok {
 			return fmt.Errorf("nftables: unbanning in jail %q: invalid prefix %v", jail, p)
 		}
@@ -210,7 +211,7 @@ func (b *Backend) jail(name string) (*jailState, error) {
 // split normalizes elements and sorts them by family, with deadlines.
 func split(elems []firewall.Element, now time.Time) (v4, v6 []entry, err error) {
 	for _, e := range elems {
-		p, ok := normalize(e.Prefix)
+		p, ok := netprefix.Canonical(e.Prefix)
 		if !ok {
 			return nil, nil, fmt.Errorf("invalid prefix %v", e.Prefix)
 		}

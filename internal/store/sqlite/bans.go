@@ -14,6 +14,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/gaol-project/gaol/internal/netprefix"
 	"github.com/gaol-project/gaol/internal/store"
 )
 
@@ -498,16 +499,13 @@ func nullTime(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
 }
 
-// normalize returns p masked, an IPv4-mapped prefix as IPv4, without zone.
+// normalize returns p in canonical form (package netprefix).
 func normalize(p netip.Prefix) (netip.Prefix, error) {
-	if !p.IsValid() {
+	c, ok := netprefix.Canonical(p)
+	if !ok {
 		return netip.Prefix{}, errors.New("invalid prefix")
 	}
-	a := p.Addr().WithZone("")
-	if a.Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), nil
-	}
-	return netip.PrefixFrom(a, p.Bits()).Masked(), nil
+	return c, nil
 }
 
 // keyOf returns the key of a normalized prefix in a jail. Prefixes are
