@@ -159,8 +159,17 @@ func cmdCheck(args []string, stdout io.Writer) error {
 		if j.BanTime < 0 {
 			bantime = "permanent"
 		}
-		fmt.Fprintf(stdout, "  %s: filter %s, maxretry %d, findtime %s, bantime %s, logpath %s\n",
+		fmt.Fprintf(stdout, "  %s: filter %s, maxretry %d, findtime %s, bantime %s, logpath %s",
 			j.Name, j.Filter.Name, j.MaxRetry, j.FindTime, bantime, strings.Join(j.LogPath, " "))
+		if j.Auto != "" {
+			fmt.Fprintf(stdout, "; %s", j.Auto)
+		}
+		fmt.Fprintln(stdout)
+	}
+	for _, j := range cfg.Jails {
+		if !j.Enabled && j.Auto != "" {
+			fmt.Fprintf(stdout, "  %s: %s\n", j.Name, j.Auto)
+		}
 	}
 	return nil
 }

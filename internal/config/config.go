@@ -79,6 +79,10 @@ type Jail struct {
 	Name    string
 	Loc     ini.Location // where the jail's section first appears
 	Enabled bool
+	// Auto, for a jail with "enabled = auto", says why it is on or off:
+	// which of its log files or journal units exists on this machine, or
+	// that none does. Empty for other jails.
+	Auto string
 
 	LogPath []string // file names or glob patterns, not expanded; "-" is standard input
 	Backend string   // "auto", "polling", "systemd", "syslog", ... as written
@@ -94,6 +98,12 @@ type Jail struct {
 	// Filter is the jail's filter. For a disabled jail only its Name and
 	// Options are set.
 	Filter *Filter
+
+	// UseDNS is the jail's usedns: "yes", "warn", "no" or "raw" ("" is
+	// fail2ban's default, warn). LogTimeZone is its logtimezone, the zone
+	// of log timestamps that name none ("" = the system's).
+	UseDNS      string
+	LogTimeZone string
 
 	MaxRetry int           // failures within FindTime that trigger a ban
 	FindTime time.Duration // the window failures are counted in
@@ -144,11 +154,12 @@ func (j *Jail) Permanent() bool { return j.BanTime < 0 }
 // The error, if any, lists every problem found, one per line, each with the
 // file and line it concerns.
 func Load(dir string) (*Config, error) {
-	return load(dir, defaults.FS)
+	return load(dir, defaults.FS, hostProbe{})
 }
 
-// load is Load with the defaults given, for tests.
-func load(dir string, base fs.FS) (*Config, error) {
+// load is Load with the defaults and the view of the machine given, for
+// tests.
+func load(dir string, base fs.FS, pr probe) (*Config, error) {
 	o := &overlay{lower: base}
 	if dir != "" {
 		fi, err := os.Stat(dir)
@@ -163,6 +174,7 @@ func load(dir string, base fs.FS) (*Config, error) {
 		o.upper, o.upperDir = os.DirFS(dir), dir
 	}
 	l := &loader{
+		probe:   pr,
 		overlay: o,
 		ini:     &ini.Loader{FS: o, Name: o.name},
 		filters: map[string]*filterFile{},
@@ -173,6 +185,7 @@ func load(dir string, base fs.FS) (*Config, error) {
 
 // loader holds the state of one Load.
 type loader struct {
+	probe    probe // what exists on this machine, for enabled = auto
 	overlay  *overlay
 	ini      *ini.Loader
 	filters  map[string]*filterFile // by filter name

@@ -16,7 +16,7 @@ import (
 // defaults so that these tests do not depend on the real filters.
 func loadTest(t *testing.T, dir string) *Config {
 	t.Helper()
-	c, err := load(dir, os.DirFS("testdata/base"))
+	c, err := load(dir, os.DirFS("testdata/base"), hostProbe{})
 	if err != nil {
 		t.Fatalf("load %q: %v", dir, err)
 	}
@@ -270,7 +270,7 @@ func TestErrors(t *testing.T) {
 		{"maxretry-zero", p("maxretry-zero", "jail.local") + `:2: jail "sshd": maxretry: must be at least 1, got 0`},
 		{"findtime", p("findtime", "jail.local") + `:2: jail "sshd": findtime: invalid duration "10 parsecs": unknown unit "parsecs"`},
 		{"bantime-zero", p("bantime-zero", "jail.local") + `:2: jail "sshd": bantime: must not be 0 (use a duration, or -1 for permanent bans)`},
-		{"enabled", p("enabled", "jail.local") + `:2: jail "sshd": enabled: invalid boolean "maybe" (want true or false)`},
+		{"enabled", p("enabled", "jail.local") + `:2: jail "sshd": enabled: invalid value "maybe" (want true, false or auto)`},
 		{"filter-missing", p("filter-missing", "jail.local") + `:4: jail "sshd": filter "sshx" not found (looked in ` + p("filter-missing", "filter.d") + ` and the embedded filter.d)`},
 		{"filter-spec", p("filter-spec", "jail.local") + `:2: jail "sshd": filter: missing "]" in "sshd[mode=aggressive"`},
 		{"filter-syntax", p("filter-syntax", "filter.d", "broken.conf") + `:3: filter "broken": expected "key = value", "[section]" or a comment, got "this is not ini"`},
@@ -288,7 +288,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
-			_, err := load(p(tt.dir), os.DirFS("testdata/base"))
+			_, err := load(p(tt.dir), os.DirFS("testdata/base"), hostProbe{})
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -30,6 +30,11 @@ type Filter struct {
 	// JournalMatch selects the journal entries the filter reads with
 	// backend = systemd (fail2ban's syntax: "_SYSTEMD_UNIT=ssh.service + _COMM=sshd").
 	JournalMatch string
+	// Category names the kind of attack the filter's failures are (gaol's
+	// "category =" in [Definition], e.g. "ssh-bruteforce"); a failregex
+	// may name its own with a <CAT=name> tag. Empty when the filter does
+	// not say.
+	Category string
 }
 
 // Regex is one expression of a filter, as written (in Python's syntax,
@@ -124,6 +129,11 @@ func (l *loader) filter(j *Jail, name string, opts map[string]string, at ini.Loc
 	}
 	if f.JournalMatch, err = b.joined("journalmatch"); err != nil {
 		return nil, err
+	}
+	if line, ok, err := b.single("category"); err != nil {
+		return nil, err
+	} else if ok {
+		f.Category = line.Text
 	}
 	if line, ok, err := b.single("maxlines"); err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func FuzzFilter(f *testing.F) {
 			"jail.conf":       {Data: []byte("[j]\nenabled = true\nlogpath = /x\nfilter = f[mode=a]\n")},
 			"filter.d/f.conf": {Data: []byte(data)},
 		}
-		_, err := load("", base)
+		_, err := load("", base, hostProbe{})
 		if err != nil && !strings.HasPrefix(err.Error(), "embedded:") {
 			t.Fatalf("error without location: %v", err)
 		}

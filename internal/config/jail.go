@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gaol-project/gaol/internal/ini"
+	"github.com/gaol-project/gaol/internal/match/date"
 )
 
 // jailParser reads the settings of one jail section.
@@ -38,11 +39,16 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 	// that enabled it.
 	enabledLoc := loc
 	if s, at, ok := p.get("enabled"); ok {
-		b, err := parseBool(s)
-		if err != nil {
-			p.fail(at, "enabled", err)
+		if strings.EqualFold(strings.TrimSpace(s), "auto") {
+			j.Enabled, j.Auto = p.autoEnable()
+		} else {
+			b, err := parseBool(s)
+			if err != nil {
+				p.fail(at, "enabled", fmt.Errorf("invalid value %q (want true, false or auto)", s))
+			}
+			j.Enabled = b
 		}
-		j.Enabled, enabledLoc = b, at
+		enabledLoc = at
 	}
 	p.strict = j.Enabled
 
@@ -99,6 +105,21 @@ func (l *loader) jail(c *ini.Config, name string) *Jail {
 			p.fail(at, "bantime", err)
 		} else {
 			j.BanTime = d
+		}
+	}
+	if s, at, ok := p.get("usedns"); ok && strings.TrimSpace(s) != "" {
+		if v, err := parseUseDNS(s); err != nil {
+			p.fail(at, "usedns", err)
+		} else {
+			j.UseDNS = v
+		}
+	}
+	if s, at, ok := p.get("logtimezone"); ok && strings.TrimSpace(s) != "" {
+		s = strings.TrimSpace(s)
+		if _, err := date.ParseTimeZone(s); err != nil {
+			p.fail(at, "logtimezone", err)
+		} else {
+			j.LogTimeZone = s
 		}
 	}
 	p.ignore()

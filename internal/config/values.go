@@ -85,6 +85,20 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean %q (want true or false)", s)
 }
 
+// parseUseDNS parses a usedns value: yes, warn, no or raw (booleans
+// stand for yes and no, as in fail2ban).
+func parseUseDNS(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "yes", "warn", "no", "raw":
+		return v, nil
+	case "1", "true", "on":
+		return "yes", nil
+	case "0", "false", "off":
+		return "no", nil
+	}
+	return "", fmt.Errorf("invalid value %q (want yes, warn, no or raw)", s)
+}
+
 // parsePositive parses an integer of at least 1.
 func parsePositive(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))

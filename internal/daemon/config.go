@@ -45,6 +45,7 @@ func CompileFilter(j *config.Jail) (*match.Filter, error) {
 	spec := match.Spec{
 		Name: j.Filter.Name, PrefRegex: j.Filter.PrefRegex.Expr,
 		DatePattern: j.Filter.DatePattern, MaxLines: j.Filter.MaxLines,
+		Category: j.Filter.Category, UseDNS: j.UseDNS,
 	}
 	for _, r := range j.Filter.FailRegex {
 		spec.FailRegex = append(spec.FailRegex, r.Expr)
@@ -85,6 +86,11 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config", "warning", w.String())
+	}
+	for _, j := range cfg.Jails {
+		if j.Auto != "" {
+			d.log.Info("enabled = auto", "jail", j.Name, "decision", j.Auto)
+		}
 	}
 	jails := map[string]*jailRuntime{}
 	for _, j := range cfg.Enabled() {

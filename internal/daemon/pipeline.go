@@ -354,11 +354,13 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 	stateful := map[*jailRuntime]*match.Matcher{}
 	var order []*jailRuntime
 	for _, j := range jails {
-		if !j.filter.Stateful() && j.filter.DatePattern() == "" {
+		// A filter with its own dates (datepattern, or the jail's
+		// logtimezone) needs its own date detector: a matcher.
+		if !j.filter.Stateful() && j.filter.DatePattern() == "" && j.cfg.LogTimeZone == "" {
 			stateless = append(stateless, j)
 			continue
 		}
-		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local})
+		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local, TimeZone: j.cfg.LogTimeZone})
 		if err != nil {
 			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
 			continue
@@ -427,7 +429,7 @@ func (d *Daemon) matchStateful(ctx context.Context, j *jailRuntime, m *match.Mat
 			if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
 				continue
 			}
-			fail := engine.Failure{Addr: f.Addr, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
+			fail := engine.Failure{Addr: f.Addr, Category: f.Category, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
 			if len(f.Matches) == 0 {
 				fail.Line = strings.Clone(raw)
 			}
@@ -477,7 +479,7 @@ func (m *lineMatcher) match(ctx context.Context, lines []string, times []time.Ti
 				continue
 			}
 			// Lines of a batch share one buffer: copy what is kept.
-			f := engine.Failure{Addr: r.Addr, Line: strings.Clone(raw)}
+			f := engine.Failure{Addr: r.Addr, Category: r.Category, Line: strings.Clone(raw)}
 			if l.HasTime {
 				f.Time = l.Time
 			}

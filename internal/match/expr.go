@@ -1,6 +1,8 @@
 package match
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,6 +21,37 @@ type expr struct {
 	// alt are the alt_NAME[_N] groups, merged into NAME; tuple the
 	// tuple_NAME[_N] groups, combined with NAME.
 	alt, tuple []complexGroup
+	// category is the kind of attack a failregex's failures are: its
+	// <CAT=name> tag, else the filter's category.
+	category string
+}
+
+// catTagRE matches gaol's <CAT=name> tag.
+var catTagRE = regexp.MustCompile(`<CAT=([^<>]*)>`)
+
+// categoryRE is what a category name may be: lower-case words joined by
+// "-", "_", "." or ":" (for example "web-probe:git").
+var categoryRE = regexp.MustCompile(`^[a-z0-9]+(?:[-_.:][a-z0-9]+)*$`)
+
+var errCategory = errors.New(`want lower-case words joined by "-", "_", "." or ":", such as web-probe:git`)
+
+func validCategory(s string) bool { return len(s) <= 64 && categoryRE.MatchString(s) }
+
+// splitCategory removes the <CAT=name> tag from a failregex and returns
+// the name ("" if there is none).
+func splitCategory(src string) (string, string, error) {
+	m := catTagRE.FindAllStringSubmatchIndex(src, -1)
+	switch {
+	case len(m) == 0:
+		return src, "", nil
+	case len(m) > 1:
+		return "", "", errors.New("more than one <CAT=...> tag")
+	}
+	cat := src[m[0][2]:m[0][3]]
+	if !validCategory(cat) {
+		return "", "", fmt.Errorf("<CAT=%s>: %w", cat, errCategory)
+	}
+	return src[:m[0][0]] + src[m[0][1]:], cat, nil
 }
 
 // complexGroup is an alt_ or tuple_ group and the field it feeds.

@@ -55,6 +55,11 @@ type Spec struct {
 	// UseDNS is the jail's usedns setting: "yes", "warn" (the default
 	// when empty), "no" (<HOST> matches addresses only) or "raw".
 	UseDNS string
+	// Category names the kind of attack the filter's failures are, for
+	// example "ssh-bruteforce" or "web-probe:git" (gaol's own filters
+	// say it with "category =" in [Definition]). A failregex may name its
+	// own with a <CAT=name> tag, which is removed before it is compiled.
+	Category string
 }
 
 // Filter is a compiled filter. It is safe for concurrent use.
@@ -74,7 +79,10 @@ type Filter struct {
 	slow bool
 }
 
-var errEmpty = errors.New("empty expression")
+var (
+	errEmpty    = errors.New("empty expression")
+	errCatPlace = errors.New("a <CAT=...> tag belongs in a failregex")
+)
 
 // Compile compiles spec. The error names the expression that failed (for
 // example "failregex #2") and shows it.
@@ -92,8 +100,14 @@ func Compile(spec Spec) (*Filter, error) {
 		return nil, fmt.Errorf("filter %s: usedns %q: want yes, warn, no or raw", spec.Name, spec.UseDNS)
 	}
 	var errs []error
+	if spec.Category != "" && !validCategory(spec.Category) {
+		errs = append(errs, fmt.Errorf("category %q: %w", spec.Category, errCategory))
+	}
 	if spec.PrefRegex != "" {
 		e, err := compileExpr(spec.PrefRegex, f.useDNS, false)
+		if err == nil && catTagRE.MatchString(spec.PrefRegex) {
+			err = errCatPlace
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prefregex %q: %w", spec.PrefRegex, err))
 		} else {
@@ -104,7 +118,17 @@ func Compile(spec Spec) (*Filter, error) {
 		errs = append(errs, errors.New("no failregex"))
 	}
 	for i, s := range spec.FailRegex {
-		e, err := compileExpr(s, f.useDNS, f.maxLines > 1)
+		rest, cat, err := splitCategory(s)
+		var e *expr
+		if err == nil {
+			e, err = compileExpr(rest, f.useDNS, f.maxLines > 1)
+		}
+		if err == nil {
+			e.src, e.category = s, cat
+			if e.category == "" {
+				e.category = spec.Category
+			}
+		}
 		if err == nil && !e.hasFailureID() && (f.pref == nil || !f.pref.hasFailureID()) {
 			err = errors.New("no address group: use <HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID>")
 		}
@@ -116,6 +140,9 @@ func Compile(spec Spec) (*Filter, error) {
 	}
 	for i, s := range spec.IgnoreRegex {
 		e, err := compileExpr(s, f.useDNS, false)
+		if err == nil && catTagRE.MatchString(s) {
+			err = errCatPlace
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ignoreregex #%d %q: %w", i+1, s, err))
 			continue
@@ -164,6 +191,9 @@ type Expr struct {
 	Engine pyre.Engine
 	// Fast reports whether the fast backtracking matcher runs it first.
 	Fast bool
+	// Category is the kind of attack a failregex's failures are ("" if
+	// the filter does not say).
+	Category string
 }
 
 // Exprs returns the filter's expressions: prefregex, failregexes,
@@ -171,7 +201,7 @@ type Expr struct {
 func (f *Filter) Exprs() []Expr {
 	var out []Expr
 	add := func(kind string, i int, e *expr) {
-		out = append(out, Expr{Kind: kind, Index: i, Source: e.src, Expanded: e.re.String(), Fallback: e.re.Fallback(), Engine: e.re.Engine(), Fast: e.re.Fast()})
+		out = append(out, Expr{Kind: kind, Index: i, Source: e.src, Expanded: e.re.String(), Fallback: e.re.Fallback(), Engine: e.re.Engine(), Fast: e.re.Fast(), Category: e.category})
 	}
 	if f.pref != nil {
 		add("prefregex", 0, f.pref)
@@ -275,6 +305,9 @@ type Result struct {
 	Host string
 	// Regex is the index in Spec.FailRegex of the failregex that matched.
 	Regex int
+	// Category is the kind of attack, as the failregex that matched (or
+	// the filter) names it; "" if neither does.
+	Category string
 }
 
 // machines recycles search state.
@@ -321,7 +354,7 @@ func (f *Filter) Match(l Line) Result {
 			return Result{Regex: i}
 		}
 		r := f.identify(e, text, caps, prefText, prefCaps)
-		r.Regex = i
+		r.Regex, r.Category = i, e.category
 		for _, ig := range f.ignore {
 			if f.find(ig, m, text) != nil {
 				r.Ignored, r.Matched, r.Unresolved = true, false, false

@@ -33,6 +33,9 @@ type MatcherOptions struct {
 type Failure struct {
 	// Regex is the index of the failregex that matched.
 	Regex int
+	// Category is the kind of attack, as the failregex that matched (or
+	// the filter) names it; "" if neither does.
+	Category string
 	// Host is the failure identifier as captured: an address, a host
 	// name or an <F-ID>.
 	Host string
@@ -214,7 +217,7 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 		} else {
 			fd = &failData{vals: cur, matches: rawLines(matched)}
 		}
-		fl := Failure{Regex: i, Time: t, HasTime: hasTime}
+		fl := Failure{Regex: i, Category: m.f.fail[i].category, Time: t, HasTime: hasTime}
 		// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
 		fid, hasFID := fd.vals[groupFID]
 		var ip string

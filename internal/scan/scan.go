@@ -197,6 +197,8 @@ type hit struct {
 	addr netip.Addr
 	t    time.Time // zero: no timestamp yet in this block
 	line string
+	// category is the kind of attack the filter names.
+	category string
 }
 
 // chunk is a block of lines on its way through the workers.
@@ -355,7 +357,7 @@ func Run(ctx context.Context, jails []Jail, files []string, opts Options) (*Resu
 				sweep = clock
 			}
 			name := matching[h.jail].Config.Name
-			out, ds, err := eng.Fail(name, engine.Failure{Addr: h.addr, Time: t, Line: h.line})
+			out, ds, err := eng.Fail(name, engine.Failure{Addr: h.addr, Time: t, Line: h.line, Category: h.category})
 			if err != nil {
 				return nil, err
 			}
@@ -599,7 +601,7 @@ func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 				// substrings does: keep a copy.
 				line = strings.Clone(raw)
 			}
-			c.hits = append(c.hits, hit{jail: ji, addr: r.Addr, t: cur, line: line})
+			c.hits = append(c.hits, hit{jail: ji, addr: r.Addr, t: cur, line: line, category: r.Category})
 		}
 	}
 	c.last = cur
