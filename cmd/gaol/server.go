@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -160,7 +162,7 @@ func cmdCheck(args []string, stdout io.Writer) error {
 			bantime = "permanent"
 		}
 		fmt.Fprintf(stdout, "  %s: filter %s, maxretry %d, findtime %s, bantime %s, logpath %s",
-			j.Name, j.Filter.Name, j.MaxRetry, j.FindTime, bantime, strings.Join(j.LogPath, " "))
+			j.Name, filterSpec(j.Filter), j.MaxRetry, j.FindTime, bantime, strings.Join(j.LogPath, " "))
 		if j.Auto != "" {
 			fmt.Fprintf(stdout, "; %s", j.Auto)
 		}
@@ -172,6 +174,19 @@ func cmdCheck(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// filterSpec writes a jail's filter as its filter setting would:
+// name[key=value,...].
+func filterSpec(f *config.Filter) string {
+	if len(f.Options) == 0 {
+		return f.Name
+	}
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(f.Options)) {
+		kv = append(kv, k+"="+f.Options[k])
+	}
+	return f.Name + "[" + strings.Join(kv, ", ") + "]"
 }
 
 // openFirewall opens the ban backend: nftables through netlink, or

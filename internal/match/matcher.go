@@ -392,6 +392,19 @@ func popTruthy(m map[string]string, key string) bool {
 
 // mergeFailure merges a match into the state of its <F-MLFID>
 // connection, as fail2ban's Filter._mergeFailure.
+// identifierGroups are the groups that identify a failure.
+var identifierGroups = []string{groupIP4, groupIP6, groupDNS, groupFID}
+
+// hasIdentifier reports whether the groups of a line identify a failure.
+func hasIdentifier(vals map[string]string) bool {
+	for _, k := range identifierGroups {
+		if _, ok := vals[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []string) *failData {
 	now := m.opts.Now()
 	cached := m.cache.get(mlfid, now)
@@ -428,6 +441,16 @@ func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []st
 		}
 		if flags&hadFail == 0 && !cached.pending {
 			cached.matches = nil
+		}
+		// A line that names its own address speaks for itself: the
+		// connection's earlier identifier must not override it (fail2ban
+		// merges the groups, so an IPv4 address seen earlier would win
+		// over an IPv6 one on this line, and a reused pid would carry an
+		// old connection's address).
+		if hasIdentifier(cur) {
+			for _, k := range identifierGroups {
+				delete(cached.vals, k)
+			}
 		}
 		maps.Copy(cached.vals, cur)
 		fd = cached

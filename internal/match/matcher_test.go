@@ -221,3 +221,28 @@ func TestMatcherJournal(t *testing.T) {
 		t.Errorf("got %+v", fs)
 	}
 }
+
+// A line that names its own address is not attributed to the address an
+// earlier line of the same connection id gave (fail2ban would keep an
+// earlier IPv4 address over this line's IPv6 one): a reused pid, or a
+// listener's pid, must not move a failure to another address.
+func TestMLFIDOwnAddressWins(t *testing.T) {
+	f := mustCompile(t, Spec{
+		PrefRegex: `^<F-MLFID>srv\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$`,
+		FailRegex: []string{`^auth failed from <HOST>$`, `^auth failed$`},
+	})
+	m, err := f.NewMatcher(MatcherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range []string{"srv[1]: auth failed from 192.0.2.1", "srv[1]: auth failed from 2001:db8::1", "srv[1]: auth failed"} {
+		_, fs := m.MatchRaw(l)
+		for _, fl := range fs {
+			got = append(got, fl.Addr.String())
+		}
+	}
+	if want := "192.0.2.1 2001:db8::1 2001:db8::1"; strings.Join(got, " ") != want {
+		t.Errorf("failures %q, want %q", strings.Join(got, " "), want)
+	}
+}

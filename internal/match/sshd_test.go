@@ -16,15 +16,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// defaultsDir holds gaol's embedded configuration.
-const defaultsDir = "../../defaults"
+// filtersDir holds the filters of these tests: a single-line sshd
+// filter (gaol's first, frozen here; gaol's current filters are tested in
+// package defaults) and the common.conf it includes.
+const filtersDir = "testdata"
 
-// loadFilter reads filter.d/NAME from gaol's defaults with the real INI
+// loadFilter reads filter.d/NAME from filtersDir with the real INI
 // reader (includes and interpolation as the daemon does them) and returns
 // its definition.
 func loadFilter(t testing.TB, name string) Spec {
 	t.Helper()
-	cfg, err := ini.Load(os.DirFS(defaultsDir), "filter.d/"+name)
+	cfg, err := ini.Load(os.DirFS(filtersDir), "filter.d/"+name)
 	if err != nil {
 		t.Fatalf("loading filter %s: %v", name, err)
 	}

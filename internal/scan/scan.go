@@ -197,6 +197,8 @@ type hit struct {
 	addr netip.Addr
 	t    time.Time // zero: no timestamp yet in this block
 	line string
+	// idx is the line's position in its block.
+	idx int
 	// category is the kind of attack the filter names.
 	category string
 }
@@ -326,11 +328,15 @@ func Run(ctx context.Context, jails []Jail, files []string, opts Options) (*Resu
 	}
 	var sweep time.Time // when failures out of their windows were last forgotten
 	lines := 0
+	var sm statefulMatchers
 	for c := range ordered {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if err := sm.match(c, matching, opts); err != nil {
+			return nil, err
 		}
 		f := &res.Files[c.file]
 		f.Lines += len(c.lines)
@@ -579,10 +585,73 @@ func readFile(ctx context.Context, i int, in *input, work, ordered chan<- *chunk
 	}
 }
 
+// stateful reports whether a filter must see every line of a file in
+// order, through a Matcher of its own: it keeps state between lines
+// (multi-line buffers, <F-MLFID> connections) or has its own dates.
+func stateful(f *match.Filter) bool { return f.Stateful() || f.DatePattern() != "" }
+
+// statefulMatchers match the lines of one file for the stateful filters,
+// in order.
+type statefulMatchers struct {
+	file     int
+	matchers []*match.Matcher // by jail index; nil for the others
+}
+
+// match appends the failures of the stateful filters in c to c.hits, in
+// line order with the others.
+func (s *statefulMatchers) match(c *chunk, jails []Jail, opts Options) error {
+	if s.matchers == nil || s.file != c.file {
+		// A new file: fresh connections, buffers and dates.
+		s.file = c.file
+		s.matchers = make([]*match.Matcher, len(jails))
+		for ji, j := range jails {
+			if !stateful(j.Filter) {
+				continue
+			}
+			tz := ""
+			if j.Config != nil {
+				tz = j.Config.LogTimeZone
+			}
+			m, err := j.Filter.NewMatcher(match.MatcherOptions{Now: func() time.Time { return opts.Now }, Location: opts.Location, TimeZone: tz})
+			if err != nil {
+				return fmt.Errorf("jail %q: %w", j.Config.Name, err)
+			}
+			s.matchers[ji] = m
+		}
+	}
+	added := false
+	for ji, m := range s.matchers {
+		if m == nil {
+			continue
+		}
+		for i, raw := range c.lines {
+			_, fs := m.MatchRaw(raw)
+			for _, fl := range fs {
+				if fl.NoFail || fl.Pending || !fl.Addr.IsValid() {
+					continue
+				}
+				h := hit{jail: ji, addr: fl.Addr, line: strings.Clone(strings.Join(fl.Matches, "\n")), idx: i, category: fl.Category}
+				if len(fl.Matches) == 0 {
+					h.line = strings.Clone(raw)
+				}
+				if fl.HasTime {
+					h.t = fl.Time
+				}
+				c.hits = append(c.hits, h)
+				added = true
+			}
+		}
+	}
+	if added {
+		slices.SortStableFunc(c.hits, func(a, b hit) int { return a.idx - b.idx })
+	}
+	return nil
+}
+
 // matchChunk finds the failures in a chunk's lines.
 func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 	var cur time.Time
-	for _, raw := range c.lines {
+	for i, raw := range c.lines {
 		l := match.Prepare(raw, det)
 		if l.HasTime {
 			cur = l.Time
@@ -592,6 +661,9 @@ func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 		}
 		var line string
 		for ji, j := range jails {
+			if stateful(j.Filter) {
+				continue // matched in order, by the reader of the blocks
+			}
 			r := j.Filter.Match(l)
 			if !r.Matched {
 				continue
@@ -601,7 +673,7 @@ func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 				// substrings does: keep a copy.
 				line = strings.Clone(raw)
 			}
-			c.hits = append(c.hits, hit{jail: ji, addr: r.Addr, t: cur, line: line, category: r.Category})
+			c.hits = append(c.hits, hit{jail: ji, addr: r.Addr, t: cur, line: line, idx: i, category: r.Category})
 		}
 	}
 	c.last = cur

@@ -401,3 +401,49 @@ func FuzzChunkReader(f *testing.F) {
 		}
 	})
 }
+
+// TestStatefulFilter: a filter that follows connections (<F-MLFID>) sees
+// every line of a file in order, so failures logged without an address
+// count for the address of their connection; connections do not carry
+// over from one file to the next.
+func TestStatefulFilter(t *testing.T) {
+	dir := writeConfig(t, "[sshd]\nenabled = false\n[conn]\nenabled = true\nlogpath = /dev/null\nmaxretry = 2\n")
+	if err := os.MkdirAll(filepath.Join(dir, "filter.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	filter := "[Definition]\ncategory = test-conn\n" +
+		"prefregex = ^\\s*<F-MLFID>srv\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n" +
+		"failregex = ^<F-NOFAIL>connect</F-NOFAIL> from <HOST>$\n" +
+		"            ^auth failed$\n"
+	if err := os.WriteFile(filepath.Join(dir, "filter.d", "conn.conf"), []byte(filter), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(logs, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := write("a.log", "Nov 1 10:00:00 srv[1]: connect from 192.0.2.7\n"+
+		"Nov 1 10:00:01 srv[2]: connect from 198.51.100.8\n"+
+		"Nov 1 10:00:02 srv[1]: auth failed\n"+
+		"Nov 1 10:00:03 srv[2]: auth failed\n"+
+		"Nov 1 10:00:04 srv[1]: auth failed\n")
+	// The same pid in another file is another connection: no address.
+	second := write("b.log", "Nov 1 10:00:05 srv[2]: auth failed\n")
+	jails := defaultJails(t, dir)
+	res, err := Run(context.Background(), jails, []string{first, second}, Options{Now: now, Location: time.UTC, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range res.Bans {
+		got = append(got, describe(b)+" "+b.Category)
+	}
+	want := []string{"conn 192.0.2.7 failures=2 seen=11-01T10:00:02..11-01T10:00:04 bans=11-01T10:00:04 test-conn"}
+	if !slices.Equal(got, want) || res.Failures != 3 {
+		t.Errorf("bans %q (failures %d), want %q (3 failures)", got, res.Failures, want)
+	}
+}
