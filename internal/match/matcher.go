@@ -121,6 +121,16 @@ func (m *Matcher) MatchRaw(raw string) (Line, []Failure) {
 // Match matches a prepared line (its date found by any detector, or given
 // by the journal) and returns the failures it completes.
 func (m *Matcher) Match(l Line) []Failure {
+	t, hasTime := m.lineTime(l)
+	if m.f.maxLines == 1 {
+		return m.apply(l.Raw, m.f.search(m.m, l.Text+"\n", m.opts.CheckAll), t, hasTime)
+	}
+	return m.find(bufLine{text: l.Text, raw: l.Raw}, t, hasTime)
+}
+
+// lineTime returns the time of a line: its own, or, for a line without
+// a date, that of the line before if it is recent.
+func (m *Matcher) lineTime(l Line) (time.Time, bool) {
 	t, hasTime := l.Time, l.HasTime
 	if hasTime {
 		m.lastTime, m.hasLast = t, true
@@ -128,7 +138,7 @@ func (m *Matcher) Match(l Line) []Failure {
 		// A line without a date continues the previous one.
 		t, hasTime = m.lastTime, true
 	}
-	return m.find(bufLine{text: l.Text, raw: l.Raw}, t, hasTime)
+	return t, hasTime
 }
 
 // joinBuf returns the text fail2ban searches: the lines, each ended by
@@ -207,65 +217,89 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 			maps.Copy(merged, cur)
 			cur = merged
 		}
-		var fd *failData
-		mlfid, hasMLFID := cur[groupMLFID]
-		if hasMLFID {
-			fd = m.mergeFailure(mlfid, cur, rawLines(matched))
-			if fd.vals[groupNoFail] != "" && !m.opts.CheckAll {
-				return out
-			}
-		} else {
-			fd = &failData{vals: cur, matches: rawLines(matched)}
+		fl, st := m.failure(i, cur, rawLines(matched), t, hasTime)
+		switch st {
+		case failSkip:
+			continue
+		case failStop:
+			return out
 		}
-		fl := Failure{Regex: i, Category: m.f.fail[i].category, Time: t, HasTime: hasTime}
-		// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
-		fid, hasFID := fd.vals[groupFID]
-		var ip string
-		have, isAddr := true, false
-		if v, ok := fd.vals[groupIP4]; ok {
-			ip, isAddr = v, true
-		} else if v, ok := fd.vals[groupIP6]; ok {
-			ip, isAddr = v, true
-		} else if v, ok := fd.vals[groupDNS]; ok {
-			ip = v
-		} else if hasFID {
-			ip = fid
-		} else if hasMLFID {
-			have = false
-		} else {
-			continue // no identifier at all (fail2ban logs an error)
-		}
-		if !have {
-			// An <F-MLFID> line before the connection's address is known.
-			fd.pending = true
-			if !m.opts.CheckAll {
-				return out
-			}
-			fl.Pending = true
-		} else {
-			cidr, hasCIDR := "", false
-			if isAddr {
-				cidr, hasCIDR = fd.vals[groupCIDR]
-			}
-			r := addrResult(ip, cidr, hasCIDR && cidr != "")
-			if !isAddr && !strings.ContainsAny(ip, ".:") {
-				r = Result{}
-			}
-			fl.Host, fl.Addr, fl.Bits = ip, r.Addr, r.Bits
-			if hasFID && fid != ip {
-				fl.ID = fid
-			}
-		}
-		fl.NoFail = fd.vals[groupNoFail] != ""
-		fl.Fields = maps.Clone(fd.vals)
-		fl.Users = slices.Clone(fd.users)
-		fl.Matches = slices.Clone(fd.matches)
 		out = append(out, fl)
 		if !m.opts.CheckAll {
 			break
 		}
 	}
 	return out
+}
+
+// failStep says what the search of a line does after a failregex
+// matched.
+type failStep int
+
+const (
+	failEmit failStep = iota // report the failure
+	failSkip                 // no identifier at all: try the next failregex
+	failStop                 // a helper or pending match: the line is done
+)
+
+// failure makes the failure of failregex i from the groups cur of its
+// match (the prefregex's merged in) and the lines it spans, with the
+// state of <F-MLFID> connections.
+func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time.Time, hasTime bool) (Failure, failStep) {
+	var fd *failData
+	mlfid, hasMLFID := cur[groupMLFID]
+	if hasMLFID {
+		fd = m.mergeFailure(mlfid, cur, matched)
+		if fd.vals[groupNoFail] != "" && !m.opts.CheckAll {
+			return Failure{}, failStop
+		}
+	} else {
+		fd = &failData{vals: cur, matches: matched}
+	}
+	fl := Failure{Regex: i, Category: m.f.fail[i].category, Time: t, HasTime: hasTime}
+	// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
+	fid, hasFID := fd.vals[groupFID]
+	var ip string
+	have, isAddr := true, false
+	if v, ok := fd.vals[groupIP4]; ok {
+		ip, isAddr = v, true
+	} else if v, ok := fd.vals[groupIP6]; ok {
+		ip, isAddr = v, true
+	} else if v, ok := fd.vals[groupDNS]; ok {
+		ip = v
+	} else if hasFID {
+		ip = fid
+	} else if hasMLFID {
+		have = false
+	} else {
+		return Failure{}, failSkip // no identifier at all (fail2ban logs an error)
+	}
+	if !have {
+		// An <F-MLFID> line before the connection's address is known.
+		fd.pending = true
+		if !m.opts.CheckAll {
+			return Failure{}, failStop
+		}
+		fl.Pending = true
+	} else {
+		cidr, hasCIDR := "", false
+		if isAddr {
+			cidr, hasCIDR = fd.vals[groupCIDR]
+		}
+		r := addrResult(ip, cidr, hasCIDR && cidr != "")
+		if !isAddr && !strings.ContainsAny(ip, ".:") {
+			r = Result{}
+		}
+		fl.Host, fl.Addr, fl.Bits = ip, r.Addr, r.Bits
+		if hasFID && fid != ip {
+			fl.ID = fid
+		}
+	}
+	fl.NoFail = fd.vals[groupNoFail] != ""
+	fl.Fields = maps.Clone(fd.vals)
+	fl.Users = slices.Clone(fd.users)
+	fl.Matches = slices.Clone(fd.matches)
+	return fl, failEmit
 }
 
 // rawLines returns the lines as read.

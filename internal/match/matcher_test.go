@@ -246,3 +246,43 @@ func TestMLFIDOwnAddressWins(t *testing.T) {
 		t.Errorf("failures %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestSearchApply: lines searched out of order, then
+// applied in order give what the Matcher gives (the cases checked against
+// fail2ban above).
+func TestSearchApply(t *testing.T) {
+	now := time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC)
+	for _, tc := range matcherCases {
+		for _, all := range []bool{false, true} {
+			spec := tc.spec
+			spec.DatePattern = "{NONE}"
+			f := mustCompile(t, spec)
+			if !f.Searchable() {
+				continue
+			}
+			m, err := f.NewMatcher(MatcherOptions{Now: func() time.Time { return now }, Location: time.UTC, CheckAll: all})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := make([]Line, len(tc.lines))
+			searches := make([]Search, len(tc.lines))
+			for i := len(tc.lines) - 1; i >= 0; i-- { // out of order
+				lines[i] = Prepare(tc.lines[i], m.Detector())
+				searches[i] = f.Search(lines[i], all)
+			}
+			want := tc.first
+			if all {
+				want = tc.all
+			}
+			for i := range lines {
+				if got := describe(m.Apply(lines[i], searches[i])); got != want[i] {
+					t.Errorf("%s/checkall=%v line %d: %q, want %q", tc.name, all, i+1, got, want[i])
+				}
+			}
+			hits, _ := m.Hits()
+			if fmt.Sprint(hits) == fmt.Sprint(make([]int, len(hits))) {
+				t.Errorf("%s: no hits counted", tc.name)
+			}
+		}
+	}
+}

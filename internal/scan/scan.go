@@ -209,7 +209,11 @@ type chunk struct {
 	read  int64 // bytes of the file read when the block was cut
 	lines []string
 	// Filled in by a worker:
-	hits        []hit
+	hits []hit
+	// For the stateful filters that can be searched out of order: each
+	// line's time, and the searches that found something, by jail.
+	times    []lineTime
+	searches [][]lineSearch
 	first, last time.Time
 	done        chan struct{}
 }
@@ -590,6 +594,25 @@ func readFile(ctx context.Context, i int, in *input, work, ordered chan<- *chunk
 // (multi-line buffers, <F-MLFID> connections) or has its own dates.
 func stateful(f *match.Filter) bool { return f.Stateful() || f.DatePattern() != "" }
 
+// searched reports whether a stateful filter's regular expressions can
+// run on the workers, out of order (match.Search), leaving only its state
+// to the ordered pass: it reads single lines and the shared dates.
+func searched(j Jail) bool {
+	return stateful(j.Filter) && j.Filter.Searchable() && j.Filter.DatePattern() == "" && j.Config.LogTimeZone == ""
+}
+
+// lineTime is the time the workers found on a line.
+type lineTime struct {
+	t  time.Time
+	ok bool
+}
+
+// lineSearch is a worker's search of one line for one filter.
+type lineSearch struct {
+	idx int
+	s   match.Search
+}
+
 // statefulMatchers match the lines of one file for the stateful filters,
 // in order.
 type statefulMatchers struct {
@@ -624,8 +647,23 @@ func (s *statefulMatchers) match(c *chunk, jails []Jail, opts Options) error {
 		if m == nil {
 			continue
 		}
+		var found []lineSearch
+		if c.searches != nil {
+			found = c.searches[ji]
+		}
 		for i, raw := range c.lines {
-			_, fs := m.MatchRaw(raw)
+			var fs []match.Failure
+			if c.searches != nil && c.searches[ji] != nil {
+				// Searched by a worker: only the state is left.
+				l := match.Line{Raw: raw, Time: c.times[i].t, HasTime: c.times[i].ok}
+				var sr match.Search
+				if len(found) > 0 && found[0].idx == i {
+					sr, found = found[0].s, found[1:]
+				}
+				fs = m.Apply(l, sr)
+			} else {
+				_, fs = m.MatchRaw(raw)
+			}
 			for _, fl := range fs {
 				if fl.NoFail || fl.Pending || !fl.Addr.IsValid() {
 					continue
@@ -651,8 +689,20 @@ func (s *statefulMatchers) match(c *chunk, jails []Jail, opts Options) error {
 // matchChunk finds the failures in a chunk's lines.
 func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 	var cur time.Time
+	for ji, j := range jails {
+		if searched(j) {
+			if c.searches == nil {
+				c.searches = make([][]lineSearch, len(jails))
+				c.times = make([]lineTime, len(c.lines))
+			}
+			c.searches[ji] = []lineSearch{}
+		}
+	}
 	for i, raw := range c.lines {
 		l := match.Prepare(raw, det)
+		if c.times != nil {
+			c.times[i] = lineTime{l.Time, l.HasTime}
+		}
 		if l.HasTime {
 			cur = l.Time
 			if c.first.IsZero() {
@@ -661,6 +711,12 @@ func matchChunk(c *chunk, jails []Jail, det *date.Detector) {
 		}
 		var line string
 		for ji, j := range jails {
+			if c.searches != nil && c.searches[ji] != nil {
+				if sr := j.Filter.Search(l, false); !sr.Empty() {
+					c.searches[ji] = append(c.searches[ji], lineSearch{i, sr})
+				}
+				continue
+			}
 			if stateful(j.Filter) {
 				continue // matched in order, by the reader of the blocks
 			}

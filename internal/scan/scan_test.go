@@ -407,6 +407,14 @@ func FuzzChunkReader(f *testing.F) {
 // count for the address of their connection; connections do not carry
 // over from one file to the next.
 func TestStatefulFilter(t *testing.T) {
+	// Searched by the workers, applied in order; and, with a datepattern
+	// of its own, matched in order.
+	for _, extra := range []string{"", "datepattern = {^LN-BEG}%%b %%d %%H:%%M:%%S\n"} {
+		testStatefulFilter(t, extra)
+	}
+}
+
+func testStatefulFilter(t *testing.T, extra string) {
 	dir := writeConfig(t, "[sshd]\nenabled = false\n[conn]\nenabled = true\nlogpath = /dev/null\nmaxretry = 2\n")
 	if err := os.MkdirAll(filepath.Join(dir, "filter.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -414,7 +422,7 @@ func TestStatefulFilter(t *testing.T) {
 	filter := "[Definition]\ncategory = test-conn\n" +
 		"prefregex = ^\\s*<F-MLFID>srv\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n" +
 		"failregex = ^<F-NOFAIL>connect</F-NOFAIL> from <HOST>$\n" +
-		"            ^auth failed$\n"
+		"            ^auth failed$\n" + extra
 	if err := os.WriteFile(filepath.Join(dir, "filter.d", "conn.conf"), []byte(filter), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +442,9 @@ func TestStatefulFilter(t *testing.T) {
 	// The same pid in another file is another connection: no address.
 	second := write("b.log", "Nov 1 10:00:05 srv[2]: auth failed\n")
 	jails := defaultJails(t, dir)
+	if got := searched(jails[0]); got != (extra == "") {
+		t.Fatalf("searched = %v with %q", got, extra)
+	}
 	res, err := Run(context.Background(), jails, []string{first, second}, Options{Now: now, Location: time.UTC, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
