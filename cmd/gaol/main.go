@@ -40,6 +40,7 @@ Usage:
   gaol reload [JAIL]                   re-read the configuration, keeping state
   gaol check [--config DIR]            validate the configuration (no daemon needed)
   gaol scan [--ban] [--json] LOG...    who the jails would ban in existing logs
+  gaol regex LOG FILTER [IGNOREREGEX]  test a filter on a log or a line (as fail2ban-regex)
   gaol report [--by KEY] [--since 30d] who is attacking: by country, AS, /24, jail, day...
   gaol inspect ADDR [--json]           everything known about one address
   gaol version
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCheck(args, stdout)
 	case "scan":
 		return cmdScan(ctx, args, stdout, stderr)
+	case "regex":
+		return cmdRegex(ctx, args, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args, stdout)
 	case "inspect":
