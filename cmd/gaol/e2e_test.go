@@ -270,9 +270,10 @@ maxretry = 3
 	}
 	var got []string
 	for _, b := range banned.Active {
-		got = append(got, b.Jail+" "+b.Prefix)
+		got = append(got, b.Jail+" "+b.Prefix+" "+b.Category)
 	}
-	if strings.Join(got, ",") != "sshd 192.0.2.11,sshd 2001:db8::10" {
+	// The filter's category is kept with the ban, through the restart.
+	if strings.Join(got, ",") != "sshd 192.0.2.11 ssh-bruteforce,sshd 2001:db8::10 ssh-bruteforce" {
 		t.Errorf("gaol banned after restart: %v", got)
 	}
 	hist := cli(t, sock, "banned", "192.0.2.10")
