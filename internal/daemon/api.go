@@ -279,6 +279,9 @@ func (d *Daemon) Banned(ctx context.Context, addr string) (control.Banned, error
 		return res, err
 	}
 	// History is read from the store, outside the loop: it may be long.
+	if err := d.syncStore(ctx); err != nil {
+		return res, err
+	}
 	hist, err := d.opts.Store.History(ctx, a)
 	if err != nil {
 		return res, fmt.Errorf("reading ban history: %w", err)
@@ -314,7 +317,7 @@ func (d *Daemon) Reload(ctx context.Context, r control.ReloadRequest) (control.R
 			}
 		}
 		d.stopPipeline(ctx)
-		d.flushOffsets(ctx)
+		d.flushOffsets()
 		err = d.apply(ctx, cfg, jails)
 		if err == nil && len(res.Added) > 0 {
 			// Bans of a jail that comes back are enforced again.

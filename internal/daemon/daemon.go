@@ -112,6 +112,7 @@ type Daemon struct {
 	cfg       *config.Config
 	jails     map[string]*jailRuntime
 	pipe      *pipeline
+	rec       *recorder               // writes to the store in order
 	offsets   map[string]store.Offset // read positions processed, not yet saved
 	resync    bool                    // the firewall missed a change: replace it whole
 	actions   *command.Backend        // action.d actions; nil when not run
@@ -182,6 +183,10 @@ func New(opts Options) (*Daemon, error) {
 // occurs. Nothing recorded is lost on return: read positions are saved.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.now()
+	d.rec = newRecorder(d)
+	var closeRec sync.Once
+	stopRecorder := func() { closeRec.Do(d.rec.close) }
+	defer stopRecorder()
 	cfg, jails, err := d.load()
 	if err != nil {
 		return err
@@ -221,7 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	err = d.loop(ctx)
 	d.stopPipeline(context.Background())
-	d.flushOffsets(context.Background())
+	d.flushOffsets()
 	if d.actions != nil {
 		// As fail2ban does when it stops: actionflush (or actionunban) and
 		// actionstop. The native firewall keeps its bans.
@@ -229,6 +234,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("stopping actions", "err", cerr)
 		}
 	}
+	stopRecorder()
 	d.log.Info("gaol stopped")
 	return err
 }
@@ -260,7 +266,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 			d.refreshIgnore(ctx)
 			d.expire(ctx)
-			d.flushOffsets(ctx)
+			d.flushOffsets()
 			if d.resync {
 				d.resyncFirewall()
 			}
@@ -277,21 +283,25 @@ func (d *Daemon) resetExpiry(t *time.Timer) {
 	t.Reset(wait)
 }
 
-// handleEvents processes ev and whatever else is queued, then commits the
-// decisions they produced in one store transaction and one firewall batch.
+// handleEvents processes ev and whatever else is queued, then enforces the
+// decisions they produced in one firewall batch and hands them to the
+// recorder, which stores them in one transaction and logs them (recorder.go
+// says why the firewall goes first here).
 func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	var bans []engine.Decision
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
-		for _, f := range ev.failures {
-			out, ds, err := d.eng.Fail(f.jail, f.failure)
-			if err != nil {
-				// The jail went away in a reload while the line was in flight.
-				continue
-			}
-			bans = append(bans, ds...)
-			if debug && out == engine.Counted {
-				d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
+		for _, fs := range ev.failures {
+			for _, f := range fs {
+				out, ds, err := d.eng.Fail(f.jail, f.failure)
+				if err != nil {
+					// The jail went away in a reload while the line was in flight.
+					continue
+				}
+				bans = append(bans, ds...)
+				if debug && out == engine.Counted {
+					d.log.Debug("found", "jail", f.jail, "addr", f.failure.Addr, "time", f.failure.Time)
+				}
 			}
 		}
 		if ev.hasPos {
@@ -308,49 +318,32 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 		break
 	}
 	if len(bans) > 0 {
-		if err := d.commit(ctx, bans); err != nil {
-			d.log.Error("recording bans", "err", err, "bans", len(bans))
-		}
+		d.enforce(bans)
+		d.rec.enqueue(recorderJob{decisions: bans})
 	}
 }
 
 // commit records decisions in the store and then enforces them in the
-// firewall.
+// firewall, after every write queued before them.
 func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
-	var add []store.Ban
-	var ends []store.End
-	for _, dec := range ds {
-		switch dec.Action {
-		case engine.Ban:
-			add = append(add, store.Ban{
-				Jail: dec.Jail, Prefix: dec.Prefix, Start: dec.Start, End: dec.End,
-				Failures: dec.Failures, Matches: dec.Matches, Manual: dec.Manual,
-				Count: dec.Count, Category: dec.Category, Geo: d.locate(dec.Prefix),
-			})
-		case engine.Unban:
-			at := d.now()
-			if dec.Reason == engine.ReasonExpired {
-				at = dec.End
-			}
-			ends = append(ends, store.End{Jail: dec.Jail, Prefix: dec.Prefix, At: at, Reason: dec.Reason})
-		}
+	if err := d.syncStore(ctx); err != nil {
+		return err
 	}
 	// The store is written first, so that what the firewall enforces is
 	// recorded. If the store fails, the firewall is still updated: the
 	// server stays protected, and the error is reported.
-	var errs []error
-	if len(add) > 0 {
-		if _, err := d.opts.Store.AddBans(ctx, add); err != nil {
-			errs = append(errs, fmt.Errorf("storing %d bans: %w", len(add), err))
-		}
-	}
-	if len(ends) > 0 {
-		if _, err := d.opts.Store.EndBans(ctx, ends); err != nil {
-			errs = append(errs, fmt.Errorf("ending %d bans: %w", len(ends), err))
-		}
-	}
+	err := d.record(ctx, ds)
 	d.enforce(ds)
-	// Logged once recorded and enforced: a ban in the log is in force.
+	d.logDecisions(ds)
+	return err
+}
+
+// logDecisions logs decisions once they are recorded and enforced: a ban
+// in the log is in force.
+func (d *Daemon) logDecisions(ds []engine.Decision) {
+	if !d.log.Enabled(context.Background(), slog.LevelInfo) {
+		return // nothing below info: spare formatting thousands of bans
+	}
 	for _, dec := range ds {
 		switch {
 		case dec.Action == engine.Ban:
@@ -374,7 +367,6 @@ func (d *Daemon) commit(ctx context.Context, ds []engine.Decision) error {
 			d.log.Debug("ban expired", "jail", dec.Jail, "prefix", prefixString(dec.Prefix))
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // enforce applies decisions to the firewall, batched per jail. Expired bans
@@ -488,6 +480,10 @@ func (d *Daemon) expire(ctx context.Context) {
 
 // purge deletes the ban history older than the purge age.
 func (d *Daemon) purge(ctx context.Context) {
+	if err := d.syncStore(ctx); err != nil {
+		d.log.Error("purging old bans", "err", err)
+		return
+	}
 	n, err := d.opts.Store.PurgeHistory(ctx, d.now().Add(-d.opts.PurgeAge))
 	if err != nil {
 		d.log.Error("purging old bans", "err", err)
@@ -501,6 +497,9 @@ func (d *Daemon) purge(ctx context.Context) {
 // bantime.increment needs.
 func (d *Daemon) restore(ctx context.Context) error {
 	now := d.now()
+	if err := d.syncStore(ctx); err != nil {
+		return err
+	}
 	if _, err := d.opts.Store.ExpireBans(ctx, now); err != nil {
 		return fmt.Errorf("expiring old bans: %w", err)
 	}
@@ -540,7 +539,9 @@ func (d *Daemon) restore(ctx context.Context) error {
 	return nil
 }
 
-func (d *Daemon) flushOffsets(ctx context.Context) {
+// flushOffsets has the recorder save the read positions processed so far,
+// after the bans found before them.
+func (d *Daemon) flushOffsets() {
 	if len(d.offsets) == 0 {
 		return
 	}
@@ -548,10 +549,7 @@ func (d *Daemon) flushOffsets(ctx context.Context) {
 	for _, o := range d.offsets {
 		offs = append(offs, o)
 	}
-	if err := d.opts.Store.SaveOffsets(ctx, offs); err != nil {
-		d.log.Error("saving read positions", "err", err)
-		return
-	}
+	d.rec.enqueue(recorderJob{offsets: offs})
 	clear(d.offsets)
 }
 
@@ -628,6 +626,9 @@ func hasMeta(p string) bool {
 // into the engine, and runs their jails' action.d actions for them (as
 // restored bans); the caller re-applies the native firewall.
 func (d *Daemon) restoreBans(ctx context.Context, want func(jail string) bool) (int, error) {
+	if err := d.syncStore(ctx); err != nil {
+		return 0, err
+	}
 	active, err := d.opts.Store.ActiveBans(ctx, d.now())
 	if err != nil {
 		return 0, fmt.Errorf("reading active bans: %w", err)
@@ -697,7 +698,7 @@ func (d *Daemon) checkGlobs(ctx context.Context) {
 	}
 	if changed {
 		d.stopPipeline(ctx)
-		d.flushOffsets(ctx)
+		d.flushOffsets()
 		d.startPipeline()
 	}
 }

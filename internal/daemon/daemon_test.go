@@ -111,6 +111,8 @@ type env struct {
 	dir          string
 	etc          string
 	db           *sqlite.Store
+	store        Store        // what the daemon uses; nil: db
+	logger       *slog.Logger // nil: discard
 	fw           *fakeFirewall
 	d            *Daemon
 	clock        *fakeClock
@@ -160,11 +162,19 @@ func (e *env) writeConfig(jailLocal string) {
 func (e *env) start() {
 	e.t.Helper()
 	ready := make(chan struct{})
+	var st Store = e.db
+	if e.store != nil {
+		st = e.store
+	}
+	logger := e.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	d, err := New(Options{
 		ConfigDir:    e.etc,
-		Store:        e.db,
+		Store:        st,
 		Firewall:     e.fw,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       logger,
 		Now:          e.clock.now,
 		LocalAddrs:   func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
 		Resolver:     e.resolver,
@@ -221,13 +231,17 @@ func (e *env) jail(name string) control.JailStatus {
 	return js
 }
 
-// waitJail waits until cond holds for a jail's status.
+// waitJail waits until cond holds for a jail's status, and then until the
+// store has recorded what the status shows.
 func (e *env) waitJail(name string, cond func(control.JailStatus) bool) control.JailStatus {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		js := e.jail(name)
 		if cond(js) {
+			if err := e.d.syncStore(context.Background()); err != nil {
+				e.t.Fatal(err)
+			}
 			return js
 		}
 		if time.Now().After(deadline) {

@@ -25,12 +25,13 @@ import (
 )
 
 // event is what a source's matcher sends the loop: the failures found in a
-// batch of lines and the read position after them.
+// batch of lines, in runs (one per chunk the workers matched, and one per
+// stateful filter), and the read position after them.
 type event struct {
 	path     string
 	pos      store.Offset
 	hasPos   bool
-	failures []jailFailure
+	failures [][]jailFailure
 }
 
 type jailFailure struct {
@@ -120,6 +121,10 @@ func (ps *pipeStarter) matcher(key string, jails []*jailRuntime, in <-chan lineB
 // file watched by several jails is read once and each line offered to all.
 // It returns once every source has been positioned.
 func (d *Daemon) startPipeline() {
+	// The sources resume from the read positions saved last.
+	if err := d.syncStore(context.Background()); err != nil {
+		d.log.Error("saving read positions", "err", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ps := &pipeStarter{d: d, ctx: ctx}
 	byPath := map[string][]*jailRuntime{}
@@ -339,24 +344,74 @@ func (d *Daemon) stopPipeline(ctx context.Context) {
 	}
 }
 
-// parallelLines is the batch size from which a file's lines are matched on
-// every core: date detection and regexes dominate the cost of a large
-// batch, such as a log that grew while the daemon was down.
-const parallelLines = 2048
+// chunkLines is how many lines of a batch one worker matches at a time:
+// a large batch, such as a log that grew while the daemon was down or an
+// attack from thousands of addresses, is matched on every core.
+const chunkLines = 1024
+
+// maxChunksInFlight bounds the chunks of a source being matched or waiting
+// to be delivered to the loop.
+const maxChunksInFlight = 16
+
+// matchChunk is a run of lines of a batch for a worker to match, and then
+// its failures for the loop.
+type matchChunk struct {
+	b      *lineBatch
+	now    time.Time
+	lo, hi int  // its lines
+	last   bool // of its batch: the event carries the batch's position
+	// Filled in by a worker: the failures of the stateless filters, and
+	// for the searched ones (see matchLines) each line's time and the
+	// searches that found something, by filter.
+	failures []jailFailure
+	times    []lineTime
+	searches [][]lineSearch
+	done     chan struct{} // closed once the worker is done
+}
+
+// lineTime is the time a worker found for a line.
+type lineTime struct {
+	t  time.Time
+	ok bool
+}
+
+// lineSearch is a worker's search of one line of a chunk (its index in
+// the chunk) for one filter.
+type lineSearch struct {
+	i int
+	s match.Search
+}
+
+// searchedJail is a jail whose filter keeps state but reads single lines
+// with the shared dates: the workers run its regular expressions
+// (match.Filter.Search) and its Matcher applies the state in order.
+type searchedJail struct {
+	j *jailRuntime
+	m *match.Matcher
+}
 
 // matchLines prepares each line once (finding its date) and offers it to
-// every jail that reads the source.
+// every jail that reads the source. Batches are cut into chunks that a
+// worker per core matches, and each chunk goes to the loop as soon as it
+// and those before it are matched: no core waits for another's last chunk
+// of a batch, and the loop counts the failures of a chunk while the next
+// ones are matched. Events are delivered in the order of the lines.
 func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntime, in <-chan lineBatch) {
-	// Filters that keep state between lines (multi-line buffers, <F-MLFID>
-	// connections, their own datepattern) see every line in order, through
-	// a Matcher of their own; the others share a parallel pass.
+	// Filters without state are matched by the workers alone. Filters
+	// that keep state between lines (<F-MLFID> connections, multi-line
+	// buffers, their own datepattern) have a Matcher of their own, which
+	// sees every line in order; if they read single lines with the shared
+	// dates, the workers still run their regular expressions (searched),
+	// and only the state is applied in order.
 	var stateless []*jailRuntime
+	var searched []searchedJail
 	stateful := map[*jailRuntime]*match.Matcher{}
 	var order []*jailRuntime
 	for _, j := range jails {
 		// A filter with its own dates (datepattern, or the jail's
 		// logtimezone) needs its own date detector: a matcher.
-		if !j.filter.Stateful() && j.filter.DatePattern() == "" && j.cfg.LogTimeZone == "" {
+		sharedDates := j.filter.DatePattern() == "" && j.cfg.LogTimeZone == ""
+		if !j.filter.Stateful() && sharedDates {
 			stateless = append(stateless, j)
 			continue
 		}
@@ -365,50 +420,99 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
 			continue
 		}
+		if j.filter.Searchable() && sharedDates {
+			searched = append(searched, searchedJail{j: j, m: m})
+			continue
+		}
 		stateful[j] = m
 		order = append(order, j)
 	}
-	jails = stateless
-	ms := make([]*lineMatcher, runtime.GOMAXPROCS(0))
-	for i := range ms {
-		ms[i] = newLineMatcher(jails, d.log)
+	searchers := make([]*jailRuntime, len(searched))
+	for i, sj := range searched {
+		searchers[i] = sj.j
 	}
-	results := make([][]jailFailure, len(ms))
-	for b := range in {
-		ev := event{path: key, pos: b.pos, hasPos: b.hasPos}
-		now := d.now()
-		switch {
-		case len(jails) == 0:
-			// Every jail of this source keeps state.
-		case len(b.lines) < parallelLines || len(ms) == 1:
-			ev.failures = ms[0].match(ctx, b.lines, b.times, now, nil)
-		default:
-			var wg sync.WaitGroup
-			per := (len(b.lines) + len(ms) - 1) / len(ms)
-			for i, m := range ms {
-				lo, hi := min(i*per, len(b.lines)), min((i+1)*per, len(b.lines))
-				var times []time.Time
-				if b.times != nil {
-					times = b.times[lo:hi]
+
+	// Workers, each with its own line matcher (its date detector learns
+	// the log's format), match the chunks; none are needed when every
+	// jail of the source is matched in order.
+	work := make(chan *matchChunk)
+	var workers sync.WaitGroup
+	useWorkers := len(stateless)+len(searched) > 0
+	nworkers := 0
+	if useWorkers {
+		nworkers = runtime.GOMAXPROCS(0)
+	}
+	for range nworkers {
+		lm := newLineMatcher(stateless, d.log)
+		lm.searched = searchers
+		workers.Go(func() {
+			for c := range work {
+				lm.match(ctx, c)
+				close(c.done)
+			}
+		})
+	}
+
+	// The deliverer waits for each chunk in turn and sends its event; the
+	// last chunk of a batch first runs the stateful filters over the
+	// batch and carries its read position.
+	pending := make(chan *matchChunk, maxChunksInFlight)
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		lm := newLineMatcher(nil, d.log) // for ignorecommand
+		for c := range pending {
+			<-c.done
+			ev := event{path: key}
+			if len(c.failures) > 0 {
+				ev.failures = [][]jailFailure{c.failures}
+			}
+			for k, sj := range searched {
+				if fs := d.applySearches(ctx, sj, lm, c, c.searches[k]); len(fs) > 0 {
+					ev.failures = append(ev.failures, fs)
 				}
-				wg.Go(func() { results[i] = m.match(ctx, b.lines[lo:hi], times, now, results[i][:0]) })
 			}
-			wg.Wait()
-			for _, r := range results {
-				ev.failures = append(ev.failures, r...)
+			if c.last {
+				ev.pos, ev.hasPos = c.b.pos, c.b.hasPos
+				for _, j := range order {
+					if fs := d.matchStateful(ctx, j, stateful[j], lm, *c.b, nil); len(fs) > 0 {
+						ev.failures = append(ev.failures, fs)
+					}
+				}
+			}
+			if len(ev.failures) == 0 && !c.last {
+				continue
+			}
+			select {
+			case d.events <- ev:
+			case <-ctx.Done():
+				// Stopping: the loop drains events until we are done, so
+				// deliver this one too rather than lose it.
+				d.events <- ev
 			}
 		}
-		for _, j := range order {
-			ev.failures = d.matchStateful(ctx, j, stateful[j], ms[0], b, ev.failures)
+	}()
+
+	for lb := range in {
+		b, now := &lb, d.now()
+		n := 1
+		if useWorkers {
+			n = max((len(lb.lines)+chunkLines-1)/chunkLines, 1)
 		}
-		select {
-		case d.events <- ev:
-		case <-ctx.Done():
-			// Stopping: the loop drains events until we are done, so
-			// deliver this one too rather than lose it.
-			d.events <- ev
+		for i := range n {
+			c := &matchChunk{b: b, now: now, lo: i * chunkLines, hi: min((i+1)*chunkLines, len(lb.lines)), last: i == n-1, done: make(chan struct{})}
+			pending <- c
+			if !useWorkers {
+				close(c.done) // only filters matched in order: nothing for the workers
+				continue
+			}
+			work <- c
 		}
 	}
+	close(work)
+	close(pending)
+	workers.Wait()
+	<-delivered
 }
 
 // matchStateful offers a batch to a stateful filter, line by line.
@@ -422,22 +526,45 @@ func (d *Daemon) matchStateful(ctx context.Context, j *jailRuntime, m *match.Mat
 		} else {
 			_, fs = m.MatchRaw(raw)
 		}
-		for _, f := range fs {
-			if f.NoFail || f.Pending || !f.Addr.IsValid() {
-				continue
-			}
-			if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
-				continue
-			}
-			fail := engine.Failure{Addr: f.Addr, Category: f.Category, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
-			if len(f.Matches) == 0 {
-				fail.Line = strings.Clone(raw)
-			}
-			if f.HasTime {
-				fail.Time = f.Time
-			}
-			out = append(out, jailFailure{jail: j.cfg.Name, failure: fail})
+		out = appendFailures(ctx, j, lm, raw, fs, out)
+	}
+	return out
+}
+
+// applySearches applies, in order, the workers' searches of a chunk's
+// lines to a searched jail's Matcher (every line: a line without a date
+// takes that of the line before it).
+func (d *Daemon) applySearches(ctx context.Context, sj searchedJail, lm *lineMatcher, c *matchChunk, found []lineSearch) []jailFailure {
+	var out []jailFailure
+	for i, raw := range c.b.lines[c.lo:c.hi] {
+		l := match.Line{Raw: raw, Time: c.times[i].t, HasTime: c.times[i].ok}
+		var sr match.Search
+		if len(found) > 0 && found[0].i == i {
+			sr, found = found[0].s, found[1:]
 		}
+		out = appendFailures(ctx, sj.j, lm, raw, sj.m.Apply(l, sr), out)
+	}
+	return out
+}
+
+// appendFailures appends a stateful filter's failures, for jail j, from
+// the line raw.
+func appendFailures(ctx context.Context, j *jailRuntime, lm *lineMatcher, raw string, fs []match.Failure, out []jailFailure) []jailFailure {
+	for _, f := range fs {
+		if f.NoFail || f.Pending || !f.Addr.IsValid() {
+			continue
+		}
+		if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
+			continue
+		}
+		fail := engine.Failure{Addr: f.Addr, Category: f.Category, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
+		if len(f.Matches) == 0 {
+			fail.Line = strings.Clone(raw)
+		}
+		if f.HasTime {
+			fail.Time = f.Time
+		}
+		out = append(out, jailFailure{jail: j.cfg.Name, failure: fail})
 	}
 	return out
 }
@@ -446,10 +573,11 @@ func (d *Daemon) matchStateful(ctx context.Context, j *jailRuntime, m *match.Mat
 // date detector remembers the format that matched last, so each goroutine
 // has its own.
 type lineMatcher struct {
-	jails []*jailRuntime
-	det   *date.Detector
-	now   time.Time
-	log   *slog.Logger
+	jails    []*jailRuntime // matched
+	searched []*jailRuntime // searched (see matchLines)
+	det      *date.Detector
+	now      time.Time
+	log      *slog.Logger
 }
 
 func newLineMatcher(jails []*jailRuntime, log *slog.Logger) *lineMatcher {
@@ -460,15 +588,34 @@ func newLineMatcher(jails []*jailRuntime, log *slog.Logger) *lineMatcher {
 	return m
 }
 
-// match appends the failures found in lines to out. times, if not nil,
-// gives each line's time as its source knows it (the journal's, for
+// match finds the failures of a chunk's lines for the stateless filters,
+// and searches them for the searched ones. The batch's times, if not nil,
+// give each line's time as its source knows it (the journal's, for
 // instance), which wins over the date in the line.
-func (m *lineMatcher) match(ctx context.Context, lines []string, times []time.Time, now time.Time, out []jailFailure) []jailFailure {
-	m.now = now
+func (m *lineMatcher) match(ctx context.Context, c *matchChunk) {
+	m.now = c.now
+	lines := c.b.lines[c.lo:c.hi]
+	var times []time.Time
+	if c.b.times != nil {
+		times = c.b.times[c.lo:c.hi]
+	}
+	if len(m.searched) > 0 {
+		c.times = make([]lineTime, len(lines))
+		c.searches = make([][]lineSearch, len(m.searched))
+	}
+	var out []jailFailure
 	for i, raw := range lines {
 		l := match.Prepare(raw, m.det)
 		if times != nil && !times[i].IsZero() {
 			l.Time, l.HasTime = times[i], true
+		}
+		if c.times != nil {
+			c.times[i] = lineTime{l.Time, l.HasTime}
+		}
+		for k, j := range m.searched {
+			if sr := j.filter.Search(l, false); !sr.Empty() {
+				c.searches[k] = append(c.searches[k], lineSearch{i, sr})
+			}
 		}
 		for _, j := range m.jails {
 			r := j.filter.Match(l)
@@ -478,6 +625,11 @@ func (m *lineMatcher) match(ctx context.Context, lines []string, times []time.Ti
 			if j.command != nil && m.commandIgnores(ctx, j, r.Addr) {
 				continue
 			}
+			if out == nil {
+				// Room for the rest of the lines, up to a point: in an
+				// attack most of them fail.
+				out = make([]jailFailure, 0, min(len(lines)-i, 256))
+			}
 			// Lines of a batch share one buffer: copy what is kept.
 			f := engine.Failure{Addr: r.Addr, Category: r.Category, Line: strings.Clone(raw)}
 			if l.HasTime {
@@ -486,7 +638,7 @@ func (m *lineMatcher) match(ctx context.Context, lines []string, times []time.Ti
 			out = append(out, jailFailure{jail: j.cfg.Name, failure: f})
 		}
 	}
-	return out
+	c.failures = out
 }
 
 // commandIgnores runs the jail's ignorecommand for addr (answers are

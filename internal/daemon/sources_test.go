@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -236,5 +238,77 @@ datepattern = ^%%Y-%%m-%%d %%H:%%M:%%S
 	js := e.waitJail("app", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	if js.TotalFailed != 2 || js.Banned[0] != "198.51.100.88" {
 		t.Fatalf("status %+v", js)
+	}
+}
+
+// TestLargeAppendInOrder: lines appended at once, more than a worker's
+// chunk and a reader's batch, reach the engine in file order: each ban
+// keeps its address's lines oldest first.
+func TestLargeAppendInOrder(t *testing.T) {
+	const addrs, maxretry = 1500, 5
+	e := newEnv(t, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = DIR/auth.log\nmaxretry = %d\nbantime = 1h\n", maxretry))
+	e.start()
+	now := e.clock.now()
+	var lines []string
+	for k := range maxretry {
+		for a := range addrs {
+			lines = append(lines, fmt.Sprintf("%s web1 sshd[77]: Failed password for root from 2001:db8:0:%x::1 port %d ssh2",
+				now.Format(time.Stamp), a+1, 40000+k))
+		}
+	}
+	e.appendLines("auth.log", lines...)
+	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == addrs })
+	active, err := e.db.ActiveBans(context.Background(), now)
+	if err != nil || len(active) != addrs {
+		t.Fatalf("%d active bans, %v", len(active), err)
+	}
+	for _, b := range active {
+		if len(b.Matches) != maxretry {
+			t.Fatalf("ban of %v keeps %d lines, want %d", b.Prefix, len(b.Matches), maxretry)
+		}
+		for k, m := range b.Matches {
+			if !strings.Contains(m, fmt.Sprintf("port %d ", 40000+k)) {
+				t.Fatalf("ban of %v: line %d is %q, want port %d: lines out of order", b.Prefix, k, m, 40000+k)
+			}
+		}
+	}
+}
+
+// TestConnectionStateAcrossChunks: a filter that follows connections
+// (<F-MLFID>) is searched by the workers and its state applied in order,
+// across chunks and batches: failures that name no address get the one
+// their connection announced earlier, often in an earlier chunk.
+func TestConnectionStateAcrossChunks(t *testing.T) {
+	// Each connection fails lag connections after it opened: fewer are
+	// open at once than the filter remembers (100, as fail2ban).
+	const conns, maxretry, lag = 1500, 3, 30
+	e := newEnv(t, fmt.Sprintf("[conn]\nenabled = true\nfilter = conn\nlogpath = DIR/conn.log\nmaxretry = %d\nbantime = 1h\n", maxretry))
+	filter := "[Definition]\n" +
+		"prefregex = ^\\s*<F-MLFID>srv\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n" +
+		"failregex = ^<F-NOFAIL>connect</F-NOFAIL> from <HOST>$\n" +
+		"            ^auth failed for <F-USER>\\S+</F-USER>$\n"
+	if err := os.MkdirAll(filepath.Join(e.etc, "filter.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.etc, "filter.d", "conn.conf"), []byte(filter), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	stamp := e.clock.now().Format(time.Stamp)
+	var lines []string
+	for n := 1; n <= conns+lag; n++ {
+		if n <= conns {
+			lines = append(lines, fmt.Sprintf("%s srv[%d]: connect from 2001:db8:0:%x::1", stamp, n, n))
+		}
+		if c := n - lag; c >= 1 {
+			for range maxretry {
+				lines = append(lines, fmt.Sprintf("%s srv[%d]: auth failed for root", stamp, c))
+			}
+		}
+	}
+	e.appendLines("conn.log", lines...)
+	js := e.waitJail("conn", func(js control.JailStatus) bool { return js.CurrentlyBanned == conns })
+	if js.TotalFailed != conns*maxretry {
+		t.Fatalf("%d failures counted, want %d", js.TotalFailed, conns*maxretry)
 	}
 }

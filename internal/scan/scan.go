@@ -212,8 +212,8 @@ type chunk struct {
 	hits []hit
 	// For the stateful filters that can be searched out of order: each
 	// line's time, and the searches that found something, by jail.
-	times    []lineTime
-	searches [][]lineSearch
+	times       []lineTime
+	searches    [][]lineSearch
 	first, last time.Time
 	done        chan struct{}
 }

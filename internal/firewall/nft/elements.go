@@ -59,7 +59,7 @@ func (b *Backend) Ban(jail string, elems []firewall.Element) error {
 		if len(x.items) == 0 {
 			continue
 		}
-		err := b.change(x.st, func(m *model, pl *plan, now time.Time) { m.ban(pl, x.items, now) })
+		err := b.change(x.st, len(x.items), func(m *model, pl *plan, now time.Time) { m.ban(pl, x.items, now) })
 		if err != nil {
 			return fmt.Errorf("nftables: banning in jail %q: %w", jail, err)
 		}
@@ -98,7 +98,7 @@ func (b *Backend) Unban(jail string, prefixes []netip.Prefix) error {
 		if len(x.prefixes) == 0 {
 			continue
 		}
-		err := b.change(x.st, func(m *model, pl *plan, now time.Time) { m.unban(pl, x.prefixes, now) })
+		err := b.change(x.st, len(x.prefixes), func(m *model, pl *plan, now time.Time) { m.unban(pl, x.prefixes, now) })
 		if err != nil {
 			return fmt.Errorf("nftables: unbanning in jail %q: %w", jail, err)
 		}
@@ -150,7 +150,7 @@ func (b *Backend) replace(js *jailState, v4, v6 []entry, now time.Time) error {
 		items []entry
 	}{{js.v4, v4}, {js.v6, v6}} {
 		m := newModel(b.bits(x.st))
-		pl := newPlan()
+		pl := newPlan(len(x.items))
 		m.ban(pl, x.items, now)
 		_, adds := pl.ops(m)
 		if err := bt.add(x.st, adds, now); err != nil {
@@ -210,6 +210,13 @@ func (b *Backend) jail(name string) (*jailState, error) {
 
 // split normalizes elements and sorts them by family, with deadlines.
 func split(elems []firewall.Element, now time.Time) (v4, v6 []entry, err error) {
+	n4 := 0
+	for _, e := range elems {
+		if e.Prefix.Addr().Unmap().Is4() {
+			n4++
+		}
+	}
+	v4, v6 = make([]entry, 0, n4), make([]entry, 0, len(elems)-n4)
 	for _, e := range elems {
 		p, ok := netprefix.Canonical(e.Prefix)
 		if !ok {
@@ -239,8 +246,9 @@ func ceilMillis(d time.Duration) time.Duration {
 // change applies fn to the set's model and sends the difference. If the
 // kernel refuses it (an element expired in between, or the set was changed
 // behind the backend's back), the elements are read back from the kernel
-// and the change is made once more.
-func (b *Backend) change(st *setState, fn func(*model, *plan, time.Time)) error {
+// and the change is made once more. size is about how many prefixes fn
+// changes.
+func (b *Backend) change(st *setState, size int, fn func(*model, *plan, time.Time)) error {
 	for attempt := 0; ; attempt++ {
 		now := b.now()
 		if st.model == nil {
@@ -254,7 +262,7 @@ func (b *Backend) change(st *setState, fn func(*model, *plan, time.Time)) error 
 			st.model.prune(now)
 			st.pruned = now
 		}
-		pl := newPlan()
+		pl := newPlan(size)
 		fn(st.model, pl, now)
 		dels, adds := pl.ops(st.model)
 		bt := &batch{b: b}
@@ -354,7 +362,7 @@ func (b *Backend) read(st *setState, now time.Time) ([]entry, error) {
 			return nil, fmt.Errorf("splitting ranges of set %s into prefixes: %w", st.set.Name, err)
 		}
 	}
-	slices.SortFunc(out, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+	sortEntries(out)
 	return out, nil
 }
 
@@ -427,10 +435,14 @@ func (bt *batch) flush() error {
 
 // del queues the deletion of elements.
 func (bt *batch) del(st *setState, prefixes []netip.Prefix) error {
+	// The library encodes the elements at once: one slice serves every
+	// message.
+	var els []nftables.SetElement
+	var keys []byte
 	for chunk := range slices.Chunk(prefixes, maxPrefixesPerMsg) {
-		els := make([]nftables.SetElement, 0, 2*len(chunk))
+		els = els[:0]
 		for _, p := range chunk {
-			els = appendElems(els, p, 0)
+			els = appendElems(els, &keys, p, 0)
 		}
 		if err := bt.queue(len(els)); err != nil {
 			return err
@@ -444,14 +456,18 @@ func (bt *batch) del(st *setState, prefixes []netip.Prefix) error {
 
 // add queues elements with the time left until their deadlines.
 func (bt *batch) add(st *setState, entries []entry, now time.Time) error {
+	// The library encodes the elements at once: one slice serves every
+	// message.
+	var els []nftables.SetElement
+	var keys []byte
 	for chunk := range slices.Chunk(entries, maxPrefixesPerMsg) {
-		els := make([]nftables.SetElement, 0, 2*len(chunk))
+		els = els[:0]
 		for _, e := range chunk {
 			var timeout time.Duration
 			if !e.deadline.IsZero() {
 				timeout = max(ceilMillis(e.deadline.Sub(now)), time.Millisecond)
 			}
-			els = appendElems(els, e.prefix, timeout)
+			els = appendElems(els, &keys, e.prefix, timeout)
 		}
 		if err := bt.queue(len(els)); err != nil {
 			return err
@@ -465,11 +481,28 @@ func (bt *batch) add(st *setState, entries []entry, now time.Time) error {
 
 // appendElems appends the start and end elements of prefix p. The end is
 // the address after p, flagged as an interval end; a prefix that reaches
-// the last address has no end.
-func appendElems(els []nftables.SetElement, p netip.Prefix, timeout time.Duration) []nftables.SetElement {
-	els = append(els, nftables.SetElement{Key: p.Addr().AsSlice(), Timeout: timeout})
+// the last address has no end. The keys are carved out of *keys, which
+// is refilled when it runs out: one allocation for many elements.
+func appendElems(els []nftables.SetElement, keys *[]byte, p netip.Prefix, timeout time.Duration) []nftables.SetElement {
+	key := func(a netip.Addr) []byte {
+		n := a.BitLen() / 8
+		if len(*keys) < n {
+			*keys = make([]byte, 16*maxPrefixesPerMsg)
+		}
+		k := (*keys)[:n:n]
+		*keys = (*keys)[n:]
+		if a.Is4() {
+			b := a.As4()
+			copy(k, b[:])
+		} else {
+			b := a.As16()
+			copy(k, b[:])
+		}
+		return k
+	}
+	els = append(els, nftables.SetElement{Key: key(p.Addr()), Timeout: timeout})
 	if end, ok := prefixEnd(p); ok {
-		els = append(els, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
+		els = append(els, nftables.SetElement{Key: key(end), IntervalEnd: true})
 	}
 	return els
 }

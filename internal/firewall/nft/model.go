@@ -2,6 +2,8 @@ package nft
 
 import (
 	"cmp"
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -33,10 +35,39 @@ func later(a, b time.Time) time.Time {
 
 // index maps prefixes of one family to deadlines. Prefixes are kept by
 // length so that those containing, or inside, a prefix are found without
-// looking at all of them.
+// looking at all of them; a bit mask says which lengths have any, so that
+// a lookup visits only those.
 type index struct {
 	byLen []map[netip.Addr]time.Time // by prefix length, keyed by masked address
+	used  lengths                    // the lengths with prefixes
 	n     int
+}
+
+// lengths is a set of prefix lengths, 0 to 128.
+type lengths [3]uint64
+
+func (s *lengths) add(l int)      { s[l/64] |= 1 << (l % 64) }
+func (s *lengths) remove(l int)   { s[l/64] &^= 1 << (l % 64) }
+func (s *lengths) has(l int) bool { return s[l/64]&(1<<(l%64)) != 0 }
+
+// next returns the smallest length in s from l on, or -1.
+func (s *lengths) next(l int) int {
+	for ; l >= 0 && l <= 128; l = (l/64 + 1) * 64 {
+		if w := s[l/64] >> (l % 64); w != 0 {
+			return l + bits.TrailingZeros64(w)
+		}
+	}
+	return -1
+}
+
+// prev returns the largest length in s up to l, or -1.
+func (s *lengths) prev(l int) int {
+	for l = min(l, 128); l >= 0; l = l/64*64 - 1 {
+		if w := s[l/64] << (63 - l%64); w != 0 {
+			return l - bits.LeadingZeros64(w)
+		}
+	}
+	return -1
 }
 
 func newIndex(total int) index {
@@ -44,6 +75,9 @@ func newIndex(total int) index {
 }
 
 func (x *index) get(p netip.Prefix) (time.Time, bool) {
+	if !x.used.has(p.Bits()) {
+		return time.Time{}, false
+	}
 	d, ok := x.byLen[p.Bits()][p.Addr()]
 	return d, ok
 }
@@ -54,10 +88,10 @@ func (x *index) put(p netip.Prefix, d time.Time) {
 		m = make(map[netip.Addr]time.Time)
 		x.byLen[p.Bits()] = m
 	}
-	if _, ok := m[p.Addr()]; !ok {
-		x.n++
-	}
+	before := len(m)
 	m[p.Addr()] = d
+	x.n += len(m) - before
+	x.used.add(p.Bits())
 }
 
 func (x *index) del(p netip.Prefix) {
@@ -65,16 +99,33 @@ func (x *index) del(p netip.Prefix) {
 	if _, ok := m[p.Addr()]; ok {
 		delete(m, p.Addr())
 		x.n--
+		if len(m) == 0 {
+			x.used.remove(p.Bits())
+		}
+	}
+}
+
+// reserve makes room for about n more prefixes of length l, so that a
+// large batch does not grow the map step by step.
+func (x *index) reserve(l, n int) {
+	m := x.byLen[l]
+	switch {
+	case m == nil:
+		x.byLen[l] = make(map[netip.Addr]time.Time, n)
+	case n > len(m):
+		// Copying once is cheaper than the growth steps of the map.
+		bigger := make(map[netip.Addr]time.Time, len(m)+n)
+		for a, d := range m {
+			bigger[a] = d
+		}
+		x.byLen[l] = bigger
 	}
 }
 
 // outer returns the prefixes that strictly contain p, longest first.
 func (x *index) outer(p netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
-	for l := p.Bits() - 1; l >= 0; l-- {
-		if len(x.byLen[l]) == 0 {
-			continue
-		}
+	for l := x.used.prev(p.Bits() - 1); l >= 0; l = x.used.prev(l - 1) {
 		q, _ := p.Addr().Prefix(l)
 		if _, ok := x.byLen[l][q.Addr()]; ok {
 			out = append(out, q)
@@ -92,11 +143,8 @@ func (x *index) inner(p netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
 	a := p.Addr()
 	total := addrBits(a)
-	for l := p.Bits() + 1; l <= total; l++ {
+	for l := x.used.next(p.Bits() + 1); l >= 0 && l <= total; l = x.used.next(l + 1) {
 		m := x.byLen[l]
-		if len(m) == 0 {
-			continue
-		}
 		span := l - p.Bits()
 		if span <= maxEnumerateBits && 1<<span < len(m) {
 			start, step := toU128(a), pow2(total-l)
@@ -126,7 +174,7 @@ func (x *index) all() []entry {
 			out = append(out, entry{netip.PrefixFrom(a, l), d})
 		}
 	}
-	slices.SortFunc(out, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+	sortEntries(out)
 	return out
 }
 
@@ -136,8 +184,64 @@ type entry struct {
 	deadline time.Time
 }
 
+// sortEntries sorts entries by prefix (comparePrefix's order). A large
+// batch is sorted by keys of a few machine words, which is several times
+// faster than comparing and moving the entries themselves.
+func sortEntries(es []entry) {
+	if len(es) < 64 {
+		slices.SortFunc(es, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+		return
+	}
+	type key struct {
+		hi, lo uint64
+		rank   int32 // family (IPv4 first), then length
+		i      int32
+	}
+	keys := make([]key, len(es))
+	for i, e := range es {
+		a := e.prefix.Addr()
+		b := a.As16()
+		rank := int32(e.prefix.Bits())
+		if !a.Is4() {
+			rank += 1 << 8
+		}
+		keys[i] = key{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), rank, int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.rank>>8 != b.rank>>8 {
+			return cmp.Compare(a.rank, b.rank)
+		}
+		if a.hi != b.hi {
+			return cmp.Compare(a.hi, b.hi)
+		}
+		if a.lo != b.lo {
+			return cmp.Compare(a.lo, b.lo)
+		}
+		return cmp.Compare(a.rank, b.rank)
+	})
+	sorted := make([]entry, len(es))
+	for i, k := range keys {
+		sorted[i] = es[k.i]
+	}
+	copy(es, sorted)
+}
+
+// comparePrefix orders prefixes by address (IPv4 first), then length. It
+// orders as netip.Addr.Compare does, for prefixes (which have no zone),
+// with less work: large batches of elements are sorted.
 func comparePrefix(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
+	x, y := a.Addr(), b.Addr()
+	if x4, y4 := x.Is4(), y.Is4(); x4 != y4 {
+		if x4 {
+			return -1
+		}
+		return 1
+	}
+	xb, yb := x.As16(), y.As16()
+	if c := cmp.Compare(binary.BigEndian.Uint64(xb[:8]), binary.BigEndian.Uint64(yb[:8])); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(binary.BigEndian.Uint64(xb[8:]), binary.BigEndian.Uint64(yb[8:])); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Bits(), b.Bits())
@@ -165,7 +269,8 @@ type plan struct {
 	touched map[netip.Prefix]change
 }
 
-func newPlan() *plan { return &plan{touched: make(map[netip.Prefix]change)} }
+// newPlan returns an empty plan for about size changes.
+func newPlan(size int) *plan { return &plan{touched: make(map[netip.Prefix]change, size)} }
 
 func (m *model) touch(pl *plan, p netip.Prefix, now time.Time) {
 	if _, ok := pl.touched[p]; ok {
@@ -175,10 +280,18 @@ func (m *model) touch(pl *plan, p netip.Prefix, now time.Time) {
 	pl.touched[p] = change{was: d, wasAlive: ok && alive(d, now)}
 }
 
+// touchAs is touch for an element whose state is known: d, present.
+func (pl *plan) touchAs(p netip.Prefix, d time.Time, present bool, now time.Time) {
+	if _, ok := pl.touched[p]; !ok {
+		pl.touched[p] = change{was: d, wasAlive: present && alive(d, now)}
+	}
+}
+
 // ops returns what to send to the kernel for the plan: the elements to
 // delete, then the elements to add (new ones, or ones whose deadline
 // changed: adding an existing element updates its timeout), both sorted.
 func (pl *plan) ops(m *model) (dels []netip.Prefix, adds []entry) {
+	adds = make([]entry, 0, len(pl.touched))
 	for p, ch := range pl.touched {
 		d, present := m.elems.get(p)
 		switch {
@@ -189,13 +302,27 @@ func (pl *plan) ops(m *model) (dels []netip.Prefix, adds []entry) {
 		}
 	}
 	slices.SortFunc(dels, comparePrefix)
-	slices.SortFunc(adds, func(a, b entry) int { return comparePrefix(a.prefix, b.prefix) })
+	sortEntries(adds)
 	return dels, adds
 }
 
 // ban records bans (masked prefixes of the model's family) and updates the
 // elements. A ban of a prefix already banned replaces its deadline.
 func (m *model) ban(pl *plan, bans []entry, now time.Time) {
+	if len(bans) > 64 {
+		// Room for a large batch, most of them lone bans that become
+		// elements of their own.
+		var per [129]int
+		for _, b := range bans {
+			per[b.prefix.Bits()]++
+		}
+		for l, n := range per {
+			if n > 0 {
+				m.bans.reserve(l, n)
+				m.elems.reserve(l, n)
+			}
+		}
+	}
 	for _, b := range bans {
 		m.bans.put(b.prefix, b.deadline)
 	}
@@ -217,9 +344,20 @@ func (m *model) unban(pl *plan, prefixes []netip.Prefix, now time.Time) {
 // the prefixes lies in. A region is the largest live ban or element that
 // contains the prefix, or the prefix itself; regions are disjoint.
 func (m *model) recomputeAround(pl *plan, around []entry, now time.Time) {
-	roots := make(map[netip.Prefix]struct{}, len(around))
+	// A prefix that is its own region is recomputed at once (twice if it
+	// is there twice, which changes nothing the second time); regions
+	// around several prefixes only once.
+	var roots map[netip.Prefix]struct{}
 	for _, e := range around {
-		roots[m.root(e.prefix, now)] = struct{}{}
+		r := m.root(e.prefix, now)
+		if r == e.prefix {
+			m.recompute(pl, r, now)
+			continue
+		}
+		if roots == nil {
+			roots = make(map[netip.Prefix]struct{})
+		}
+		roots[r] = struct{}{}
 	}
 	for r := range roots {
 		m.recompute(pl, r, now)
@@ -245,12 +383,15 @@ func (m *model) root(p netip.Prefix, now time.Time) netip.Prefix {
 // elements by itself.
 func (m *model) prune(now time.Time) {
 	for _, x := range []*index{&m.bans, &m.elems} {
-		for _, mm := range x.byLen {
+		for l, mm := range x.byLen {
 			for a, d := range mm {
 				if !alive(d, now) {
 					delete(mm, a)
 					x.n--
 				}
+			}
+			if len(mm) == 0 {
+				x.used.remove(l)
 			}
 		}
 	}
@@ -270,10 +411,10 @@ func (m *model) recompute(pl *plan, r netip.Prefix, now time.Time) {
 		switch {
 		case banned && has && alive(e, now) && e.Equal(d):
 		case banned:
-			m.touch(pl, r, now)
+			pl.touchAs(r, e, has, now)
 			m.elems.put(r, d)
 		case has:
-			m.touch(pl, r, now)
+			pl.touchAs(r, e, has, now)
 			m.elems.del(r)
 		}
 		return

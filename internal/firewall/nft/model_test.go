@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -89,7 +90,7 @@ func TestModel(t *testing.T) {
 			m := newModel(32)
 			for i, s := range tt.steps {
 				now := t0.Add(s.at)
-				pl := newPlan()
+				pl := newPlan(0)
 				var bans []entry
 				var unbans []netip.Prefix
 				for _, c := range s.change {
@@ -164,12 +165,12 @@ func TestModelRandom(t *testing.T) {
 		now := t0
 		for i := range 60 {
 			now = now.Add(time.Duration(r.IntN(4)) * time.Minute)
-			pl := newPlan()
+			pl := newPlan(0)
 			var what string
 			switch r.IntN(3) {
 			case 0, 1:
 				var batch []entry
-				for range 1 + r.IntN(3) {
+				for range 1 + r.IntN(6) {
 					e := entry{prefix: randomPrefix()}
 					if k := r.IntN(6); k > 0 {
 						e.deadline = now.Add(time.Duration(k) * 2 * time.Minute)
@@ -180,10 +181,14 @@ func TestModelRandom(t *testing.T) {
 				what = fmt.Sprint("ban ", batch)
 				m.ban(pl, batch, now)
 			case 2:
-				p := randomPrefix()
-				delete(bans, p)
-				what = fmt.Sprint("unban ", p)
-				m.unban(pl, []netip.Prefix{p}, now)
+				var ps []netip.Prefix
+				for range 1 + r.IntN(3) {
+					p := randomPrefix()
+					delete(bans, p)
+					ps = append(ps, p)
+				}
+				what = fmt.Sprint("unban ", ps)
+				m.unban(pl, ps, now)
 			}
 			if i%10 == 9 {
 				m.prune(now)
@@ -279,5 +284,103 @@ func TestIndexInner(t *testing.T) {
 	}
 	if got := len(y.inner(netip.MustParsePrefix("192.0.3.0/24"))); got != 44 {
 		t.Errorf("inner(192.0.3.0/24) found %d prefixes, want 44", got)
+	}
+}
+
+func TestLengths(t *testing.T) {
+	// Against a plain list of lengths, for sets of lengths at the edges of
+	// the words and at random.
+	sets := [][]int{nil, {0}, {128}, {0, 63, 64, 127, 128}, {32, 48, 64}}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 50 {
+		var s []int
+		for l := 0; l <= 128; l++ {
+			if r.IntN(10) == 0 {
+				s = append(s, l)
+			}
+		}
+		sets = append(sets, s)
+	}
+	for _, set := range sets {
+		var ls lengths
+		for _, l := range set {
+			ls.add(l)
+		}
+		for l := -1; l <= 129; l++ {
+			wantNext, wantPrev := -1, -1
+			for _, m := range set {
+				if m >= l && wantNext < 0 {
+					wantNext = m
+				}
+				if m <= l {
+					wantPrev = m
+				}
+			}
+			if l > 128 {
+				wantNext = -1
+			}
+			if got := ls.next(l); l >= 0 && got != wantNext {
+				t.Errorf("%v: next(%d) = %d, want %d", set, l, got, wantNext)
+			}
+			if got := ls.prev(l); got != wantPrev {
+				t.Errorf("%v: prev(%d) = %d, want %d", set, l, got, wantPrev)
+			}
+			if l >= 0 && l <= 128 {
+				if got := ls.has(l); got != slices.Contains(set, l) {
+					t.Errorf("%v: has(%d) = %v", set, l, got)
+				}
+			}
+		}
+		for _, l := range set {
+			ls.remove(l)
+		}
+		if ls != (lengths{}) {
+			t.Errorf("%v: not empty after removing every length: %v", set, ls)
+		}
+	}
+}
+
+// BenchmarkModelBan10000 bans 10,000 addresses in an empty model and
+// computes what to send: the backend's own share of a large batch.
+func BenchmarkModelBan10000(b *testing.B) {
+	bans := make([]entry, 10000)
+	for i := range bans {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 4: byte(i >> 16), 5: byte(i >> 8), 6: byte(i), 15: byte(i%251 + 1)})
+		bans[i] = entry{netip.PrefixFrom(a, 128), t0.Add(time.Hour)}
+	}
+	for b.Loop() {
+		m := newModel(128)
+		pl := newPlan(len(bans))
+		m.ban(pl, bans, t0)
+		if _, adds := pl.ops(m); len(adds) != len(bans) {
+			b.Fatalf("%d elements to add", len(adds))
+		}
+	}
+}
+
+func TestComparePrefix(t *testing.T) {
+	// The same order as comparing the addresses, then the lengths.
+	r := rand.New(rand.NewPCG(3, 4))
+	var ps []netip.Prefix
+	for range 300 {
+		var a netip.Addr
+		if r.IntN(3) == 0 {
+			a = netip.AddrFrom4([4]byte{192, 0, byte(r.IntN(3)), byte(r.IntN(256))})
+		} else {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 7: byte(r.IntN(3)), 8: byte(r.IntN(256)), 15: byte(r.IntN(256))})
+		}
+		p, _ := a.Prefix(r.IntN(a.BitLen() + 1))
+		ps = append(ps, p)
+	}
+	for _, a := range ps {
+		for _, b := range ps {
+			want := a.Addr().Compare(b.Addr())
+			if want == 0 {
+				want = cmp.Compare(a.Bits(), b.Bits())
+			}
+			if got := comparePrefix(a, b); got != want {
+				t.Fatalf("comparePrefix(%v, %v) = %d, want %d", a, b, got, want)
+			}
+		}
 	}
 }

@@ -446,12 +446,21 @@ var (
 )
 
 func encodeMatches(ms []string) string {
+	n := len(ms) - 1
+	for _, m := range ms {
+		n += len(m)
+	}
 	var sb strings.Builder
+	sb.Grow(max(n, 0)) // exact unless a line needs escapes
 	for i, m := range ms {
 		if i > 0 {
 			sb.WriteByte('\n')
 		}
-		matchEscaper.WriteString(&sb, m)
+		if strings.ContainsAny(m, "\\\n") {
+			matchEscaper.WriteString(&sb, m)
+		} else {
+			sb.WriteString(m)
+		}
 	}
 	return sb.String()
 }
