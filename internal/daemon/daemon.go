@@ -121,6 +121,8 @@ type Daemon struct {
 	guard     *ignore.Guard
 	sessions  []netip.Addr // of logged-in remote sessions, sorted
 	resolving bool         // ignore lists are being refreshed
+	// timeWarned: when a jail last warned of a live line's odd timestamp.
+	timeWarned map[string]time.Time
 
 	events chan event
 	calls  chan call
@@ -293,6 +295,9 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	for n := 0; ; n++ {
 		for _, fs := range ev.failures {
 			for _, f := range fs {
+				if ev.live {
+					f.failure.Time = d.liveTime(f.jail, f.failure)
+				}
 				out, ds, err := d.eng.Fail(f.jail, f.failure)
 				if err != nil {
 					// The jail went away in a reload while the line was in flight.
@@ -701,4 +706,38 @@ func (d *Daemon) checkGlobs(ctx context.Context) {
 		d.flushOffsets()
 		d.startPipeline()
 	}
+}
+
+// maxLiveSkew is how far from now the timestamp of a line written while
+// it was followed may be before it is taken for now, as fail2ban does.
+const maxLiveSkew = time.Minute
+
+// liveTime returns the time to count a failure at, for a line written
+// while its log was followed. A timestamp more than a minute from now is
+// a clock, time zone or latency problem rather than an old line: like
+// fail2ban in operation, the failure counts now (lines read from before,
+// on a restart, keep their own times, and the engine ignores those older
+// than findtime). The jail warns about it once a day.
+func (d *Daemon) liveTime(jail string, f engine.Failure) time.Time {
+	now := d.now()
+	if f.Time.IsZero() {
+		return f.Time
+	}
+	skew := f.Time.Sub(now)
+	if skew >= -maxLiveSkew && skew <= maxLiveSkew {
+		return f.Time
+	}
+	if last, ok := d.timeWarned[jail]; !ok || now.Sub(last) >= 24*time.Hour {
+		if d.timeWarned == nil {
+			d.timeWarned = map[string]time.Time{}
+		}
+		d.timeWarned[jail] = now
+		problem := "time zone"
+		if skew < 0 && skew >= -55*time.Minute {
+			problem = "latency"
+		}
+		d.log.Warn("log line written now carries a time far from now; counting it now (check the log's "+problem+"; logtimezone sets the zone)",
+			"jail", jail, "skew", skew.Round(time.Second).String(), "line", f.Line)
+	}
+	return now
 }

@@ -32,6 +32,9 @@ type event struct {
 	pos      store.Offset
 	hasPos   bool
 	failures [][]jailFailure
+	// live: the lines were written as they were followed (see
+	// lineBatch.live).
+	live bool
 }
 
 type jailFailure struct {
@@ -43,8 +46,13 @@ type jailFailure struct {
 // (with the position after them), a pipe, the journal (with each entry's
 // time and the cursor after them) or the syslog listener (with times).
 type lineBatch struct {
-	lines  []string
-	times  []time.Time // each line's time when the source knows it; nil: from the line
+	lines []string
+	times []time.Time // each line's time when the source knows it; nil: from the line
+	// live: the lines were written while the daemon followed the file
+	// (source.Batch.Live), or came from the syslog listener. A timestamp
+	// far from now on such a line is a clock or time zone problem, not
+	// an old line: see Daemon.liveTime.
+	live   bool
 	pos    store.Offset
 	hasPos bool
 }
@@ -221,7 +229,7 @@ func relay[T any](read func(chan<- T) error, each func(T)) error {
 // relayLines runs a reader of source.Batches and passes them on as lineBatches.
 func relayLines(lines chan<- lineBatch, read func(chan<- source.Batch) error) error {
 	return relay(read, func(b source.Batch) {
-		lb := lineBatch{lines: b.Lines}
+		lb := lineBatch{lines: b.Lines, live: b.Live}
 		if b.Pos != (source.Position{}) {
 			lb.pos = store.Offset{Path: b.Path, Inode: b.Pos.Inode, Offset: b.Pos.Offset, Head: b.Pos.Head}
 			lb.hasPos = true
@@ -303,7 +311,7 @@ func (d *Daemon) startSyslog(ps *pipeStarter, jails []*jailRuntime) {
 		run := func(out chan<- syslog.Batch) error { return l.Run(ps.ctx, out) }
 		return relay(run, func(b syslog.Batch) {
 			for _, r := range routes {
-				var lb lineBatch
+				lb := lineBatch{live: true}
 				for i := range b.Messages {
 					m := &b.Messages[i]
 					if r.filter.Match(m) {
@@ -463,7 +471,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 		lm := newLineMatcher(nil, d.log) // for ignorecommand
 		for c := range pending {
 			<-c.done
-			ev := event{path: key}
+			ev := event{path: key, live: c.b.live}
 			if len(c.failures) > 0 {
 				ev.failures = [][]jailFailure{c.failures}
 			}

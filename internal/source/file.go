@@ -47,6 +47,11 @@ type Batch struct {
 	Lines []string
 	// Pos is the position just after the last line in Lines.
 	Pos Position
+	// Live reports lines written while the file was followed: read after
+	// the tailer had once read the file to its end (so not lines left from
+	// before, read from a saved position or with FromStart, nor the first
+	// lines of a file that was empty or missing, as in fail2ban).
+	Live bool
 }
 
 // Defaults for FileOptions.
@@ -174,7 +179,10 @@ type tailer struct {
 	long    bool     // the line in progress is longer than MaxLineBytes
 	skip    bool     // drop the line in progress: its start was not read
 	buf     []byte
-	batch   []string
+	// caughtUp: the end of the file was reached once; what is read from
+	// now on is written as it is followed (Batch.Live).
+	caughtUp bool
+	batch    []string
 
 	missingLogged bool
 	lastErr       string
@@ -262,7 +270,10 @@ func (t *tailer) readSibling(ctx context.Context, start Position) error {
 	if err := t.attach(f, start.Offset); err != nil {
 		return err
 	}
+	// Its end is not the end of the log: the file that replaced it follows.
+	caughtUp := t.caughtUp
 	err = t.readAvailable(ctx)
+	t.caughtUp = caughtUp
 	t.dropPartial()
 	t.close()
 	return err
@@ -447,7 +458,15 @@ func (t *tailer) readAvailable(ctx context.Context) error {
 			break
 		}
 	}
-	return t.flush(ctx)
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	if t.f != nil && t.readOff > 0 {
+		// The end of what the file held is reached (as fail2ban, a file
+		// that was empty is caught up once it had lines to read).
+		t.caughtUp = true
+	}
+	return nil
 }
 
 // consume splits data, read at t.readOff, into lines.
@@ -521,7 +540,7 @@ func (t *tailer) flush(ctx context.Context) error {
 	if len(t.batch) == 0 {
 		return nil
 	}
-	b := Batch{Path: t.path, Lines: t.batch, Pos: t.pos}
+	b := Batch{Path: t.path, Lines: t.batch, Pos: t.pos, Live: t.caughtUp}
 	t.batch = nil
 	select {
 	case t.out <- b:

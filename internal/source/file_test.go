@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -596,4 +597,48 @@ func TestContinuousRotation(t *testing.T) {
 		t.Fatalf("%d lines read, %d written", len(got), n)
 	}
 	t.Logf("%d lines, %d rotations", n, rotations)
+}
+
+// liveLines returns, for each line received, whether its batch was Live.
+func (fl *follower) liveLines() map[string]bool {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	out := map[string]bool{}
+	for _, b := range fl.batches {
+		for _, l := range b.Lines {
+			out[l] = b.Live
+		}
+	}
+	return out
+}
+
+// TestLive: lines that were in the file before it was followed are not
+// Live; lines written while it is followed are, also once it was rotated.
+func TestLive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "auth.log")
+	writeFile(t, path, "old 1\nold 2\n")
+	fl := follow(t, path, FileOptions{FromStart: true})
+	fl.expect("old 1", "old 2")
+	appendFile(t, path, "new 1\n")
+	fl.expect("old 1", "old 2", "new 1")
+	mustRename(t, path, path+".1")
+	writeFile(t, path, "rotated 1\n")
+	fl.expect("old 1", "old 2", "new 1", "rotated 1")
+	want := map[string]bool{"old 1": false, "old 2": false, "new 1": true, "rotated 1": true}
+	if got := fl.liveLines(); !maps.Equal(got, want) {
+		t.Errorf("live: %v, want %v", got, want)
+	}
+
+	// A file that appears: its first lines are not live (fail2ban reads
+	// them as a new file), what comes after them is.
+	missing := filepath.Join(dir, "later.log")
+	fl2 := follow(t, missing, FileOptions{})
+	writeFile(t, missing, "first\n")
+	fl2.expect("first")
+	appendFile(t, missing, "second\n")
+	fl2.expect("first", "second")
+	if got, want := fl2.liveLines(), map[string]bool{"first": false, "second": true}; !maps.Equal(got, want) {
+		t.Errorf("a file that appears: live %v, want %v", got, want)
+	}
 }
