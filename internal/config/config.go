@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -160,26 +159,11 @@ func Load(dir string) (*Config, error) {
 // load is Load with the defaults and the view of the machine given, for
 // tests.
 func load(dir string, base fs.FS, pr probe) (*Config, error) {
-	o := &overlay{lower: base}
-	if dir != "" {
-		fi, err := os.Stat(dir)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("config directory %q: no such directory", dir)
-		case err != nil:
-			return nil, fmt.Errorf("config directory %q: %w", dir, err)
-		case !fi.IsDir():
-			return nil, fmt.Errorf("config directory %q: not a directory", dir)
-		}
-		o.upper, o.upperDir = os.DirFS(dir), dir
+	l, err := newLoader(dir, base)
+	if err != nil {
+		return nil, err
 	}
-	l := &loader{
-		probe:   pr,
-		overlay: o,
-		ini:     &ini.Loader{FS: o, Name: o.name},
-		filters: map[string]*filterFile{},
-		seen:    map[string]bool{},
-	}
+	l.probe = pr
 	return l.load()
 }
 

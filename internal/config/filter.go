@@ -389,16 +389,23 @@ func (b *filterBuilder) tagValue(name string) (*ini.Value, string, bool) {
 // parseFilterSpec parses a jail's filter setting: "name" or
 // "name[key=value, key2="v, w"][key3='x']", as fail2ban's extractOptions.
 func parseFilterSpec(spec string) (string, map[string]string, error) {
-	name, rest, hasOpts := strings.Cut(spec, "[")
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "", nil, fmt.Errorf("no filter name in %q", spec)
-	}
-	if !fs.ValidPath("filter.d/"+name+".conf") || strings.ContainsAny(name, " \t\n") {
+	name, opts, err := cutOptions(spec)
+	if err == nil && (!fs.ValidPath("filter.d/"+name+".conf") || strings.ContainsAny(name, " \t\n")) {
 		return "", nil, fmt.Errorf("invalid filter name %q", name)
 	}
+	return name, opts, err
+}
+
+// cutOptions splits "target[key=value, ...]" into the target and its
+// options (nil without brackets).
+func cutOptions(spec string) (string, map[string]string, error) {
+	target, rest, hasOpts := strings.Cut(spec, "[")
+	target = strings.TrimSpace(target)
+	if target == "" {
+		return "", nil, fmt.Errorf("no filter name in %q", spec)
+	}
 	if !hasOpts {
-		return name, nil, nil
+		return target, nil, nil
 	}
 	rest = strings.TrimSpace(rest)
 	if !strings.HasSuffix(rest, "]") {
@@ -408,7 +415,7 @@ func parseFilterSpec(spec string) (string, map[string]string, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%q: %w", spec, err)
 	}
-	return name, opts, nil
+	return target, opts, nil
 }
 
 // parseOptions parses the inside of "[...]": key=value pairs separated by

@@ -50,7 +50,7 @@ func loadFilter(dir, spec string, base fs.FS) (*Filter, error) {
 	if _, _, err := parseFilterSpec(name); err != nil {
 		return nil, err
 	}
-	l, err := newFilterLoader(dir, base)
+	l, err := newLoader(dir, base)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +62,9 @@ func loadFilter(dir, spec string, base fs.FS) (*Filter, error) {
 	return l.filter(j, name, opts, at)
 }
 
-// newFilterLoader returns a loader of dir laid over base, as Load uses.
-func newFilterLoader(dir string, base fs.FS) (*loader, error) {
+// newLoader returns a loader of dir laid over base ("" for base alone),
+// with the machine's view for enabled = auto.
+func newLoader(dir string, base fs.FS) (*loader, error) {
 	o := &overlay{lower: base}
 	if dir != "" {
 		fi, err := os.Stat(dir)
@@ -78,6 +79,7 @@ func newFilterLoader(dir string, base fs.FS) (*loader, error) {
 		o.upper, o.upperDir = os.DirFS(dir), dir
 	}
 	return &loader{
+		probe:   hostProbe{},
 		overlay: o,
 		ini:     &ini.Loader{FS: o, Name: o.name},
 		filters: map[string]*filterFile{},
@@ -135,24 +137,7 @@ func loadFilterFile(path string, opts map[string]string, j *Jail, at ini.Locatio
 // splitFilterArg splits "target[key=value, ...]" into the target and its
 // options.
 func splitFilterArg(spec string) (string, map[string]string, error) {
-	spec = strings.TrimSpace(spec)
-	target, rest, hasOpts := strings.Cut(spec, "[")
-	target = strings.TrimSpace(target)
-	if target == "" {
-		return "", nil, fmt.Errorf("no filter name in %q", spec)
-	}
-	if !hasOpts {
-		return target, nil, nil
-	}
-	rest = strings.TrimSpace(rest)
-	if !strings.HasSuffix(rest, "]") {
-		return "", nil, fmt.Errorf("missing \"]\" in %q", spec)
-	}
-	opts, err := parseOptions(rest[:len(rest)-1])
-	if err != nil {
-		return "", nil, fmt.Errorf("%q: %w", spec, err)
-	}
-	return target, opts, nil
+	return cutOptions(strings.TrimSpace(spec))
 }
 
 // trimConfExt removes a ".conf" or ".local" extension.
