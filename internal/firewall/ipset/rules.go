@@ -2,12 +2,10 @@ package ipset
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -84,25 +82,6 @@ func multiportLists(ports []firewall.PortRange) []string {
 	}
 	if len(cur) > 0 {
 		out = append(out, strings.Join(cur, ","))
-	}
-	return out
-}
-
-// mergePorts sorts port ranges and merges those that overlap or touch. It
-// returns nil when they cover every port.
-func mergePorts(in []firewall.PortRange) []firewall.PortRange {
-	rs := slices.Clone(in)
-	slices.SortFunc(rs, func(a, b firewall.PortRange) int { return cmp.Compare(a.From, b.From) })
-	var out []firewall.PortRange
-	for _, r := range rs {
-		if n := len(out); n > 0 && uint32(r.From) <= uint32(out[n-1].To)+1 {
-			out[n-1].To = max(out[n-1].To, r.To)
-			continue
-		}
-		out = append(out, r)
-	}
-	if len(out) == 1 && out[0] == (firewall.PortRange{From: 0, To: 65535}) {
-		return nil
 	}
 	return out
 }

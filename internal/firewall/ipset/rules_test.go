@@ -93,21 +93,6 @@ func TestMultiportLists(t *testing.T) {
 	}
 }
 
-func TestMergePorts(t *testing.T) {
-	tests := []struct {
-		in, want []firewall.PortRange
-	}{
-		{[]firewall.PortRange{pr(80, 80), pr(22, 22)}, []firewall.PortRange{pr(22, 22), pr(80, 80)}},
-		{[]firewall.PortRange{pr(20, 21), pr(22, 22), pr(21, 30)}, []firewall.PortRange{pr(20, 30)}},
-		{[]firewall.PortRange{pr(0, 100), pr(101, 65535)}, nil},
-	}
-	for _, tt := range tests {
-		if got := mergePorts(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("mergePorts(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestNormalize(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -117,7 +117,7 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 			v6:       b.chain + "-" + base + "-v6",
 		}
 		if proto != firewall.ProtocolAll {
-			js.ports = mergePorts(j.Ports)
+			js.ports = firewall.MergePorts(j.Ports)
 		}
 		out = append(out, js)
 	}

@@ -1,7 +1,6 @@
 package nft
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -134,7 +133,7 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 		}
 		js := &jailState{name: j.Name, l4: l4}
 		if l4 >= 0 {
-			js.ports = mergePorts(j.Ports)
+			js.ports = firewall.MergePorts(j.Ports)
 		}
 		js.v4 = &setState{is4: true, set: &nftables.Set{
 			Table: b.table, Name: base + "-v4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true,
@@ -145,25 +144,6 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 		out = append(out, js)
 	}
 	return out, nil
-}
-
-// mergePorts sorts port ranges and merges those that overlap or touch. It
-// returns nil when they cover every port.
-func mergePorts(in []firewall.PortRange) []firewall.PortRange {
-	rs := slices.Clone(in)
-	slices.SortFunc(rs, func(a, b firewall.PortRange) int { return cmp.Compare(a.From, b.From) })
-	var out []firewall.PortRange
-	for _, r := range rs {
-		if n := len(out); n > 0 && uint32(r.From) <= uint32(out[n-1].To)+1 {
-			out[n-1].To = max(out[n-1].To, r.To)
-			continue
-		}
-		out = append(out, r)
-	}
-	if len(out) == 1 && out[0] == (firewall.PortRange{From: 0, To: 65535}) {
-		return nil
-	}
-	return out
 }
 
 // Setup makes the table hold exactly the given jails: it creates the table,

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-
-	"github.com/gaol-project/gaol/internal/firewall"
 )
 
 func TestSetBaseName(t *testing.T) {
@@ -47,26 +45,6 @@ func FuzzSetBaseName(f *testing.F) {
 			t.Fatalf("setBaseName(%q) = %q, want it unchanged", jail, got)
 		}
 	})
-}
-
-func TestMergePorts(t *testing.T) {
-	pr := func(a, b uint16) firewall.PortRange { return firewall.PortRange{From: a, To: b} }
-	tests := []struct {
-		in, want []firewall.PortRange
-	}{
-		{nil, nil},
-		{[]firewall.PortRange{pr(22, 22)}, []firewall.PortRange{pr(22, 22)}},
-		{[]firewall.PortRange{pr(443, 443), pr(80, 80)}, []firewall.PortRange{pr(80, 80), pr(443, 443)}},
-		{[]firewall.PortRange{pr(80, 90), pr(85, 100), pr(101, 101), pr(200, 300)}, []firewall.PortRange{pr(80, 101), pr(200, 300)}},
-		{[]firewall.PortRange{pr(0, 65535)}, nil},
-		{[]firewall.PortRange{pr(0, 100), pr(101, 65535)}, nil},
-		{[]firewall.PortRange{pr(65535, 65535), pr(65534, 65534)}, []firewall.PortRange{pr(65534, 65535)}},
-	}
-	for _, tt := range tests {
-		if got := mergePorts(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("mergePorts(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
 }
 
 func TestPairRanges(t *testing.T) {
