@@ -3,7 +3,6 @@ package ipset_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -672,71 +671,9 @@ func TestPacketsDropped(t *testing.T) {
 					t.Skipf("%s does not work here: %v: %s", variant.ipt, err, out)
 				}
 			}
-			netnstest.Link(t,
-				server, []netip.Prefix{pfx("192.0.2.1/24"), pfx("2001:db8::1/64")},
-				client, []netip.Prefix{pfx("192.0.2.2/24"), pfx("2001:db8::2/64")})
-			b := openIn(t, server, ipset.Options{IPTables: variant.ipt, IP6Tables: variant.ip6t})
-			setup(t, b,
-				firewall.Jail{Name: "sshd", Ports: []firewall.PortRange{pr(2222, 2222)}, Protocol: "tcp"},
-				firewall.Jail{Name: "web", Ports: []firewall.PortRange{pr(3000, 3001), pr(4000, 4000)}, Protocol: "tcp"},
-			)
-			packetsDropped(t, b, server, client)
-		})
-	}
-}
-
-func packetsDropped(t *testing.T, b *ipset.Backend, server, client *netnstest.NS) {
-	const timeout = 400 * time.Millisecond
-	for _, fam := range []struct {
-		name           string
-		server, client string
-		subnet         string
-	}{
-		{"IPv4", "192.0.2.1", "192.0.2.2", "192.0.2.0/24"},
-		{"IPv6", "2001:db8::1", "2001:db8::2", "2001:db8::/64"},
-	} {
-		t.Run(fam.name, func(t *testing.T) {
-			addr := func(port int) string {
-				return netip.AddrPortFrom(netip.MustParseAddr(fam.server), uint16(port)).String()
-			}
-			for _, port := range []int{2222, 2223, 3001, 4000} {
-				server.Listen(t, "tcp", addr(port))
-			}
-			reachable := func(port int, want bool) {
-				t.Helper()
-				err := client.Dial("tcp", addr(port), timeout)
-				switch {
-				case want && err != nil:
-					t.Errorf("port %d: %v, want a connection", port, err)
-				case !want && err == nil:
-					t.Errorf("port %d: connected, want the SYN dropped", port)
-				case !want && !isTimeout(err):
-					t.Errorf("port %d: %v, want a timeout (dropped, not refused)", port, err)
-				}
-			}
-			reachable(2222, true)
-			ban := []firewall.Element{{Prefix: pfx(fam.client), Timeout: time.Hour}}
-			if err := b.Ban("sshd", ban); err != nil {
-				t.Fatal(err)
-			}
-			reachable(2222, false)
-			reachable(2223, true) // not the jail's port
-			reachable(3001, true) // another jail
-			if err := b.Unban("sshd", []netip.Prefix{pfx(fam.client)}); err != nil {
-				t.Fatal(err)
-			}
-			reachable(2222, true)
-
-			if err := b.Ban("web", []firewall.Element{{Prefix: pfx(fam.subnet)}}); err != nil {
-				t.Fatal(err)
-			}
-			reachable(3001, false)
-			reachable(4000, false)
-			reachable(2222, true)
-			if err := b.Unban("web", []netip.Prefix{pfx(fam.subnet)}); err != nil {
-				t.Fatal(err)
-			}
-			reachable(3001, true)
+			netnstest.CheckDrops(t, server, client, func() netnstest.Backend {
+				return openIn(t, server, ipset.Options{IPTables: variant.ipt, IP6Tables: variant.ip6t})
+			})
 		})
 	}
 }
@@ -781,9 +718,4 @@ func TestUnavailable(t *testing.T) {
 	if !errors.Is(err, ipset.ErrUnavailable) || !strings.Contains(err.Error(), "gaol-no-such-iptables") {
 		t.Errorf("Open with a missing command: %v, want ErrUnavailable naming it", err)
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
