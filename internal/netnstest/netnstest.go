@@ -16,13 +16,13 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/gaol-project/gaol/internal/netnsrun"
 	"github.com/gaol-project/gaol/internal/testutil"
 )
 
@@ -85,44 +85,15 @@ func (n *NS) Command(name string, args ...string) *exec.Cmd {
 // returns; goroutines fn starts do not run in the namespace. If the thread
 // cannot be switched back it is discarded rather than reused.
 func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		restored := false
-		defer func() {
-			// A thread that may still be in the namespace must not run
-			// other goroutines: leaving it locked makes the runtime
-			// terminate it when this goroutine exits.
-			if restored {
-				runtime.UnlockOSThread()
-			}
-		}()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("getting the current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(n.Path())
-		if err != nil {
-			errc <- fmt.Errorf("opening network namespace %s: %w", n.name, err)
-			restored = true
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("entering network namespace %s: %w", n.name, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("leaving network namespace %s: %w", n.name, err))
-			return
-		}
-		restored = true
-		errc <- ferr
-	}()
-	return <-errc
+	target, err := netns.GetFromPath(n.Path())
+	if err != nil {
+		return fmt.Errorf("opening network namespace %s: %w", n.name, err)
+	}
+	defer target.Close()
+	if err := netnsrun.Do(target, fn); err != nil {
+		return fmt.Errorf("network namespace %s: %w", n.name, err)
+	}
+	return nil
 }
 
 // Listen opens a listener on addr inside the namespace that accepts

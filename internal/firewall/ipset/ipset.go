@@ -48,6 +48,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/netnsrun"
+	"github.com/vishvananda/netns"
 )
 
 // ErrUnavailable is wrapped by Open's error when the kernel has no ipset
@@ -192,7 +194,7 @@ func (b *Backend) connect() error {
 	}
 	var err error
 	if b.nsFD >= 0 {
-		err = inNS(b.nsFD, open)
+		err = netnsrun.Do(netns.NsHandle(b.nsFD), open)
 	} else {
 		err = open()
 	}

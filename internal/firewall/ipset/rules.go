@@ -2,16 +2,15 @@ package ipset
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netns"
 
 	"github.com/gaol-project/gaol/internal/firewall"
+	"github.com/gaol-project/gaol/internal/netnsrun"
 )
 
 // maxMultiport is how many ports one multiport match takes; a range counts
@@ -103,7 +102,7 @@ func (r runner) run(stdin string, name string, args ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := cmd.Start
 	if r.nsFD >= 0 {
-		start = func() error { return inNS(r.nsFD, cmd.Start) }
+		start = func() error { return netnsrun.Do(netns.NsHandle(r.nsFD), cmd.Start) }
 	}
 	err := start()
 	if err == nil {
@@ -113,40 +112,6 @@ func (r runner) run(stdin string, name string, args ...string) ([]byte, error) {
 		return out.Bytes(), fmt.Errorf("running %s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return out.Bytes(), nil
-}
-
-// inNS runs fn on an OS thread switched into the network namespace fd. If
-// the thread cannot be switched back it is discarded rather than reused.
-func inNS(fd int, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		restored := false
-		defer func() {
-			if restored {
-				runtime.UnlockOSThread()
-			}
-		}()
-		orig, err := netns.Get()
-		if err != nil {
-			restored = true
-			errc <- fmt.Errorf("getting the current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(netns.NsHandle(fd)); err != nil {
-			errc <- fmt.Errorf("entering network namespace: %w", err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("leaving network namespace: %w", err))
-			return
-		}
-		restored = true
-		errc <- ferr
-	}()
-	return <-errc
 }
 
 // iptablesState is what `iptables -S` says of gaol's chain and hook.
