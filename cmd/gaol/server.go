@@ -65,7 +65,8 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	// Validate the configuration before touching anything.
-	if _, _, err := daemon.Load(*configDir); err != nil {
+	cfg, filters, err := daemon.Load(*configDir)
+	if err != nil {
 		return err
 	}
 
@@ -80,6 +81,8 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 
 	opts := daemon.Options{
 		ConfigDir: *configDir,
+		Config:    cfg,
+		Filters:   filters,
 		Store:     st,
 		Socket:    *sock,
 		Version:   gaolVersion(),

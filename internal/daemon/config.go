@@ -80,9 +80,13 @@ func CompileFilter(j *config.Jail) (*match.Filter, error) {
 // load reads the configuration and prepares the runtime of every enabled
 // jail without touching the running state.
 func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
-	cfg, filters, err := Load(d.opts.ConfigDir)
-	if err != nil {
-		return nil, nil, err
+	cfg, filters := d.opts.Config, d.opts.Filters
+	d.opts.Config, d.opts.Filters = nil, nil // only for the start
+	if cfg == nil {
+		var err error
+		if cfg, filters, err = Load(d.opts.ConfigDir); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config", "warning", w.String())

@@ -57,12 +57,17 @@ type Firewall interface {
 // Options configure a daemon.
 type Options struct {
 	ConfigDir string // "" = embedded defaults only
-	Store     Store
-	Firewall  Firewall // nil = touch no firewall (dry run)
-	Socket    string   // control socket path; "" = no control API
-	Version   string
-	Logger    *slog.Logger
-	Now       func() time.Time // default time.Now
+	// Config and Filters, if set, are ConfigDir's configuration as Load
+	// returned it, already read by the caller: the daemon starts with them
+	// instead of reading it again. Reloads read ConfigDir.
+	Config   *config.Config
+	Filters  map[string]*match.Filter
+	Store    Store
+	Firewall Firewall // nil = touch no firewall (dry run)
+	Socket   string   // control socket path; "" = no control API
+	Version  string
+	Logger   *slog.Logger
+	Now      func() time.Time // default time.Now
 	// LocalAddrs lists this machine's addresses, for ignoreself; nil means
 	// ask the kernel.
 	LocalAddrs func() ([]netip.Addr, error)
