@@ -80,8 +80,8 @@ const recidiveSentinel = "203.0.113.210"
 // %[3]s are findtime and bantime, then come the jails' maxretry.
 //
 // usedns = no: some sample lines name hosts (sshd's "example.com"); with
-// fail2ban's default (warn) it would resolve them, which depends on the
-// network. gaol never resolves names (match.Result.Unresolved).
+// fail2ban's default (warn) both daemons would resolve them, which depends
+// on the network.
 //
 // ignoreself = false, with loopback in ignoreip instead: the two tools
 // know "self" differently. fail2ban's own addresses are those its host

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"runtime"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/config"
+	"github.com/gaol-project/gaol/internal/hostres"
 	"github.com/gaol-project/gaol/internal/ini"
 	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/match/pyre"
@@ -157,6 +160,9 @@ func cmdRegex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts:    match.MatcherOptions{Now: func() time.Time { return now }, Location: loc, TimeZone: o.timeZone, CheckAll: o.out == ""},
 		now:     now,
 		workers: o.workers,
+	}
+	if resolvesNames(flt.spec.UseDNS) {
+		r.hosts = &regexHosts{cache: hostres.New(hostres.Options{Lookup: hostLookup}), stderr: stderr}
 	}
 	if o.asJSON {
 		r.render = sink.renderJSON
@@ -398,6 +404,24 @@ type regexLine struct {
 	ignored bool         // an ignoreregex matched
 	search  match.Search // (modeSearch) what the regular expressions found
 	json    []byte       // the line as --json prints it, if a worker wrote it
+	// names, parallel to fails (nil if no failure names a host), are the
+	// lookups of the host names failures name (usedns yes or warn).
+	names []*nameLookup
+}
+
+// lookup returns the lookup of the host name failure k names, or nil.
+func (lr *regexLine) lookup(k int) *nameLookup {
+	if lr.names == nil {
+		return nil
+	}
+	return lr.names[k]
+}
+
+// dropped reports whether failure k names a host that did not resolve:
+// as in fail2ban, it is no failure.
+func (lr *regexLine) dropped(k int) bool {
+	n := lr.lookup(k)
+	return n != nil && n.err != nil
 }
 
 // regexRun matches a log with a filter.
@@ -408,6 +432,8 @@ type regexRun struct {
 	opts    match.MatcherOptions
 	now     time.Time
 	workers int
+	// hosts resolves host names (usedns yes or warn); nil: they are not.
+	hosts *regexHosts
 }
 
 // regexMode is how lines are matched.
@@ -488,7 +514,7 @@ func (r *regexRun) run(ctx context.Context, in *regexLog, sink *regexSink) error
 	for _, m := range matchers[:workers] {
 		wg.Go(func() {
 			for b := range work {
-				r.matchBlock(m, mode, b)
+				r.matchBlock(ctx, m, mode, b)
 				close(b.done)
 			}
 		})
@@ -539,6 +565,9 @@ func (r *regexRun) run(ctx context.Context, in *regexLog, sink *regexSink) error
 					lr.fails = seq.Match(l)
 				}
 				lr.ignored = ignoreCount(seq) > ig
+				if r.hosts != nil {
+					lr.names = r.hosts.resolve(ctx, lr.fails)
+				}
 			}
 			sink.add(b.first+i, lr)
 		}
@@ -586,7 +615,7 @@ func (c *dateCarry) next(l match.Line) (time.Time, bool) {
 }
 
 // matchBlock does a worker's part for a block.
-func (r *regexRun) matchBlock(m *match.Matcher, mode regexMode, b *regexBlock) {
+func (r *regexRun) matchBlock(ctx context.Context, m *match.Matcher, mode regexMode, b *regexBlock) {
 	b.res = make([]regexLine, len(b.lines))
 	for i, raw := range b.lines {
 		lr := &b.res[i]
@@ -605,6 +634,9 @@ func (r *regexRun) matchBlock(m *match.Matcher, mode regexMode, b *regexBlock) {
 			ig := ignoreCount(m)
 			lr.line, lr.fails = m.MatchRaw(raw)
 			lr.ignored = ignoreCount(m) > ig
+			if r.hosts != nil {
+				lr.names = r.hosts.resolve(ctx, lr.fails)
+			}
 			if r.render != nil {
 				lr.json = r.render(b.first+i, lr)
 			}
@@ -710,6 +742,8 @@ type regexSink struct {
 	elapsed                          time.Duration
 
 	matchedLines, missedLines, ignoredLines []numberedLine
+	// hostNames are the host names failures named, with their lookups.
+	hostNames map[string]*nameLookup
 	// recent are the last tested lines of a multi-line filter, which a
 	// later failure may span.
 	recent []recentLine
@@ -753,38 +787,61 @@ type regexJSON struct {
 	Regex    int               `json:"regex,omitempty"` // the failregex that matched, from 1
 	Category string            `json:"category,omitempty"`
 	Fields   map[string]string `json:"fields,omitempty"`
+	// Addrs are the addresses the host name Host resolved to (usedns yes
+	// or warn); the failure counts for each.
+	Addrs []string `json:"addrs,omitempty"`
+	// DNSError: the line's failure names the host Host, which did not
+	// resolve, so the line is missed.
+	DNSError string `json:"dns_error,omitempty"`
 }
 
 // classify tells whether a line is matched, ignored or missed, as
 // fail2ban-regex does: ignored if an ignoreregex or a helper match
 // (<F-NOFAIL>) vetoed it, else matched if a failure (even one whose address
-// is not known yet) was found. first is the first failure, if matched.
-func classify(lr *regexLine) (class lineClass, first *match.Failure) {
-	ignored := lr.ignored
+// is not known yet, but not one whose host name did not resolve) was
+// found. first is the index of the first failure if matched, else -1.
+func classify(lr *regexLine) (class lineClass, first int) {
+	ignored, first := lr.ignored, -1
 	for k := range lr.fails {
-		fl := &lr.fails[k]
-		if fl.NoFail {
+		switch {
+		case lr.fails[k].NoFail:
 			ignored = true
-		} else if first == nil {
-			first = fl
+		case lr.dropped(k):
+		case first < 0:
+			first = k
 		}
 	}
 	switch {
 	case ignored:
-		return classIgnored, nil
-	case first != nil:
+		return classIgnored, -1
+	case first >= 0:
 		return classMatched, first
 	}
-	return classMissed, nil
+	return classMissed, -1
 }
 
 // renderJSON returns line n as --json prints it. It does not change s:
 // workers call it.
 func (s *regexSink) renderJSON(n int, lr *regexLine) []byte {
-	class, first := classify(lr)
+	class, k := classify(lr)
 	v := regexJSON{Line: n, Match: class == classMatched, Ignored: class == classIgnored}
-	if first != nil {
+	if class == classMissed {
+		for _, nl := range lr.names {
+			if nl != nil && nl.err != nil {
+				v.Host, v.DNSError = nl.name, nl.err.Error()
+				break
+			}
+		}
+	}
+	if k >= 0 {
+		first := &lr.fails[k]
 		v.Host = failureHost(first)
+		if nl := lr.lookup(k); nl != nil {
+			v.Addrs = make([]string, len(nl.addrs))
+			for i, a := range nl.addrs {
+				v.Addrs[i] = a.String()
+			}
+		}
 		if first.HasTime {
 			v.Time = first.Time.In(s.loc).Format(time.RFC3339Nano)
 		}
@@ -807,7 +864,17 @@ func (s *regexSink) add(n int, lr *regexLine) {
 	}
 	class, _ := classify(lr)
 	for k := range lr.fails {
-		s.failHits[lr.fails[k].Regex]++
+		// A failure that names a host counts for each of its addresses,
+		// as in fail2ban-regex.
+		n := 1
+		if nl := lr.lookup(k); nl != nil {
+			n = len(nl.addrs)
+			if s.hostNames == nil {
+				s.hostNames = map[string]*nameLookup{}
+			}
+			s.hostNames[nl.name] = nl
+		}
+		s.failHits[lr.fails[k].Regex] += n
 	}
 	switch class {
 	case classIgnored:
@@ -818,7 +885,16 @@ func (s *regexSink) add(n int, lr *regexLine) {
 		s.missed++
 	}
 	if s.multi {
-		s.spanned(lr.fails)
+		fails := lr.fails
+		if lr.names != nil {
+			fails = nil
+			for k := range lr.fails {
+				if !lr.dropped(k) {
+					fails = append(fails, lr.fails[k])
+				}
+			}
+		}
+		s.spanned(fails)
 	}
 	if !s.o.asJSON {
 		s.keep(n, lr.line.Raw, class)
@@ -900,29 +976,43 @@ func (s *regexSink) spanned(fails []match.Failure) {
 	}
 }
 
-// printOut prints the -o part of each failure of a line.
+// printOut prints the -o part of each failure of a line: of a failure
+// that names a host, once for each of its addresses (none if it did not
+// resolve), as fail2ban-regex does.
 func (s *regexSink) printOut(lr *regexLine) {
 	for k := range lr.fails {
 		fl := &lr.fails[k]
 		if fl.NoFail || fl.Pending {
 			continue
 		}
-		switch s.o.out {
-		case "ip":
-			s.w.WriteString(failureHost(fl))
-		case "id", "fid":
-			if fl.ID != "" {
-				s.w.WriteString(fl.ID)
-			} else {
-				s.w.WriteString(failureHost(fl))
-			}
-		case "msg":
-			s.w.WriteString(strings.Join(fl.Matches, "\n"))
-		default:
-			s.w.WriteString(fl.Fields[s.o.out])
+		nl := lr.lookup(k)
+		if nl == nil {
+			s.printFailure(fl, failureHost(fl))
+			continue
 		}
-		s.w.WriteByte('\n')
+		for _, a := range nl.addrs {
+			s.printFailure(fl, a.String())
+		}
 	}
+}
+
+// printFailure prints the -o part of a failure whose address is host.
+func (s *regexSink) printFailure(fl *match.Failure, host string) {
+	switch s.o.out {
+	case "ip":
+		s.w.WriteString(host)
+	case "id", "fid":
+		if fl.ID != "" {
+			s.w.WriteString(fl.ID)
+		} else {
+			s.w.WriteString(host)
+		}
+	case "msg":
+		s.w.WriteString(strings.Join(fl.Matches, "\n"))
+	default:
+		s.w.WriteString(fl.Fields[s.o.out])
+	}
+	s.w.WriteByte('\n')
 }
 
 // failureHost is the address of a failure as fail2ban prints it (with its
@@ -935,6 +1025,103 @@ func failureHost(fl *match.Failure) string {
 		return fl.Addr.String() + "/" + strconv.Itoa(fl.Bits)
 	}
 	return fl.Addr.String()
+}
+
+// hostLookup looks up the host names failures name under usedns = yes or
+// warn, for `gaol regex` and `gaol server`; tests replace it.
+var hostLookup hostres.Lookuper = net.DefaultResolver
+
+// resolvesNames reports whether a usedns setting resolves host names: yes
+// or warn (the default).
+func resolvesNames(useDNS string) bool {
+	switch strings.ToLower(strings.TrimSpace(useDNS)) {
+	case "", "yes", "warn", "true", "on", "1":
+		return true
+	}
+	return false
+}
+
+// regexHosts resolves the host names failures name, as fail2ban-regex
+// does under usedns = yes or warn: a failure counts once for each address
+// of its name, and not at all if the name does not resolve. Names are
+// looked up once (hostres caches them).
+type regexHosts struct {
+	cache  *hostres.Cache
+	mu     sync.Mutex // for stderr
+	stderr io.Writer
+}
+
+// nameLookup is a host name a failure names and what it resolved to.
+type nameLookup struct {
+	name  string
+	addrs []netip.Addr
+	err   error
+}
+
+// resolve looks up the host names of a line's failures. The result is
+// parallel to fails, nil if no failure names a host. A lookup that fails
+// is reported once on the standard error.
+func (h *regexHosts) resolve(ctx context.Context, fails []match.Failure) []*nameLookup {
+	var out []*nameLookup
+	for k := range fails {
+		fl := &fails[k]
+		if !failureNamesHost(fl) {
+			continue
+		}
+		addrs, fresh, err := h.cache.Resolve(ctx, fl.Host)
+		if err != nil && fresh {
+			h.mu.Lock()
+			fmt.Fprintf(h.stderr, "warning: unable to find a corresponding IP address for %s: %v\n", fl.Host, err)
+			h.mu.Unlock()
+		}
+		if out == nil {
+			out = make([]*nameLookup, len(fails))
+		}
+		out[k] = &nameLookup{name: fl.Host, addrs: addrs, err: err}
+	}
+	return out
+}
+
+// failureNamesHost reports whether a failure's identifier is a host name
+// (the text of <HOST> or <DNS>, not an address or an <F-ID>).
+func failureNamesHost(fl *match.Failure) bool {
+	return !fl.NoFail && !fl.Pending && !fl.Addr.IsValid() && fl.HostName
+}
+
+// printHostNames writes the summary's list of host names and their
+// addresses.
+func (s *regexSink) printHostNames() {
+	if len(s.hostNames) == 0 {
+		return
+	}
+	names := make([]string, 0, len(s.hostNames))
+	resolved := 0
+	for n, nl := range s.hostNames {
+		names = append(names, n)
+		if nl.err == nil {
+			resolved++
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintf(s.w, "\nHost names: %s resolved, %s not (a failure counts for each address)\n", count(resolved), count(len(names)-resolved))
+	tw := tabwriter.NewWriter(s.w, 0, 8, 2, ' ', 0)
+	for i, n := range names {
+		if i == regexPrintLimit {
+			fmt.Fprintf(tw, "  ... and %s more\n", count(len(names)-i))
+			break
+		}
+		nl := s.hostNames[n]
+		if nl.err != nil {
+			fmt.Fprintf(tw, "  %s\tnot resolved: %v\n", n, nl.err)
+			continue
+		}
+		addrs := make([]string, len(nl.addrs))
+		for k, a := range nl.addrs {
+			addrs[k] = a.String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", n, strings.Join(addrs, " "))
+	}
+	tw.Flush()
 }
 
 // fieldTagRE finds the field tags of an expression (<F-USER>, <F-ID/>).
@@ -1072,6 +1259,7 @@ func (s *regexSink) finish(logName string) {
 	if len(f.spec.IgnoreRegex) > 0 {
 		list("Ignoreregex", "ignoreregex", s.ignoreHits)
 	}
+	s.printHostNames()
 	fmt.Fprintf(w, "\nLines: %s %s, %s matched, %s ignored, %s missed\n",
 		count(s.tested), plural(s.tested, "line", "lines"), count(s.matched), count(s.ignored), count(s.missed))
 	rate := ""

@@ -3,12 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +33,7 @@ func TestRegexGolden(t *testing.T) {
 		golden string
 		tz     string // TZ; "" is UTC
 		args   []string
+		stderr string // what the standard error must hold; "": nothing
 	}{
 		{golden: "summary.txt", args: []string{"--config", conf, log, "myapp"}},
 		{golden: "json.txt", args: []string{"--config", conf, "--json", log, "myapp"}},
@@ -58,8 +63,12 @@ func TestRegexGolden(t *testing.T) {
 		{golden: "datepattern.json", args: []string{"--config", conf, "--json", "-d", "^%d/%m/%Y %H:%M:%S", "testdata/regex/otherdate.log", "myapp"}},
 		{golden: "datepattern-summary.txt", args: []string{"--config", conf, "--datepattern", "^%d/%m/%Y %H:%M:%S", "testdata/regex/otherdate.log", "myapp"}},
 		{golden: "now-last-year.json", args: []string{"--config", conf, "--json", "--now", "2026-06-01T00:00:00+02:00", log, "myapp"}},
-		{golden: "usedns-yes.txt", args: []string{"-o", "ip", "--usedns", "yes", "Nov 30 00:00:01 web1 app: denied host.example.net", "denied <HOST>$"}},
-		{golden: "usedns-no.txt", args: []string{"-o", "ip", "--usedns", "no", "Nov 30 00:00:01 web1 app: denied host.example.net", "denied <HOST>$"}},
+		{golden: "usedns-yes.txt", args: []string{"-o", "ip", "--usedns", "yes", "Nov 30 00:00:01 web1 app: denied host.example", "denied <HOST>$"}},
+		{golden: "usedns-no.txt", args: []string{"-o", "ip", "--usedns", "no", "Nov 30 00:00:01 web1 app: denied host.example", "denied <HOST>$"}},
+		{golden: "usedns-raw.txt", args: []string{"-o", "ip", "--usedns", "raw", "Nov 30 00:00:01 web1 app: denied host.example", "denied <HOST>$"}},
+		{golden: "usedns-ip.txt", args: []string{"-o", "ip", useDNSLog, "denied <HOST>$"}, stderr: useDNSWarning},
+		{golden: "usedns-summary.txt", args: []string{"--print-all-missed", useDNSLog, "denied <HOST>$"}, stderr: useDNSWarning},
+		{golden: "usedns.json", args: []string{"--json", useDNSLog, "denied <HOST>$"}, stderr: useDNSWarning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -76,13 +85,22 @@ func TestRegexGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, errOut)
 			}
-			if errOut != "" {
-				t.Errorf("standard error: %s", errOut)
+			if tt.stderr == "" && errOut != "" || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("standard error: %q, want %q", errOut, tt.stderr)
 			}
 			golden(t, filepath.Join("regex", tt.golden), maskTime(out))
 		})
 	}
 }
+
+// useDNSLog names hosts: one that resolves to an IPv4 and an IPv6 address
+// (twice), one that does not resolve, and an address.
+const useDNSLog = "Nov 30 00:00:01 web1 app: denied attacker.example\n" +
+	"Nov 30 00:00:02 web1 app: denied attacker.example\n" +
+	"Nov 30 00:00:03 web1 app: denied gone.example\n" +
+	"Nov 30 00:00:04 web1 app: denied 203.0.113.4"
+
+const useDNSWarning = "warning: unable to find a corresponding IP address for gone.example: lookup gone.example: no such host\n"
 
 func hasFlag(args []string, name string) bool {
 	for _, a := range args {
@@ -499,4 +517,150 @@ func FuzzCheckPosixTZ(f *testing.F) {
 		}
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).In(loc).Zone()
 	})
+}
+
+// fakeHosts resolves host names from a table (documentation addresses
+// only) and counts lookups; other names do not resolve.
+type fakeHosts struct {
+	mu    sync.Mutex
+	names map[string][]netip.Addr
+	calls map[string]int
+}
+
+func (f *fakeHosts) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[host]++
+	if a, ok := f.names[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (f *fakeHosts) lookups(host string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[host]
+}
+
+// testHosts is the resolver of every test of this package (TestMain).
+var testHosts = &fakeHosts{names: map[string][]netip.Addr{
+	"attacker.example": {netip.MustParseAddr("2001:db8::50"), netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("::ffff:192.0.2.50")},
+	"host.example":     {netip.MustParseAddr("198.51.100.80")},
+}}
+
+// withHosts makes f the resolver of the test.
+func withHosts(t *testing.T, f *fakeHosts) {
+	t.Helper()
+	old := hostLookup
+	hostLookup = f
+	t.Cleanup(func() { hostLookup = old })
+}
+
+// TestRegexUseDNS: under usedns = yes or warn, a failure that names a host
+// counts for each of its addresses whatever way the filter is matched
+// (line by line, <F-MLFID> connections, several lines); each name is looked
+// up once, a name that does not resolve is reported once, and an <F-ID> is
+// never looked up.
+func TestRegexUseDNS(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	dir := t.TempDir()
+	lines := func(ls ...string) string {
+		var b strings.Builder
+		for i, l := range ls {
+			fmt.Fprintf(&b, "Nov 30 00:00:%02d web1 %s\n", i, l)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name    string
+		log     string
+		filter  string
+		args    []string
+		want    string
+		lookups map[string]int
+		stderr  string
+	}{
+		{
+			name:    "line by line",
+			log:     lines("app: denied attacker.example", "app: denied gone.example", "app: denied attacker.example", "app: denied gone.example"),
+			filter:  `app: denied <HOST>$`,
+			want:    "192.0.2.50\n2001:db8::50\n192.0.2.50\n2001:db8::50\n",
+			lookups: map[string]int{"attacker.example": 1, "gone.example": 1},
+			stderr:  "warning: unable to find a corresponding IP address for gone.example: lookup gone.example: no such host\n",
+		},
+		{
+			name:    "usedns = yes, one worker",
+			log:     lines("app: denied attacker.example", "app: denied attacker.example"),
+			filter:  `app: denied <HOST>$`,
+			args:    []string{"--usedns", "yes", "--workers", "1"},
+			want:    "192.0.2.50\n2001:db8::50\n192.0.2.50\n2001:db8::50\n",
+			lookups: map[string]int{"attacker.example": 1},
+		},
+		{
+			name:    "connections",
+			log:     lines("sshd[5]: Invalid user bob from attacker.example", "sshd[5]: Failed password for bob", "sshd[6]: Invalid user eve from 198.51.100.6", "sshd[6]: Failed password for eve"),
+			filter:  "testdata/regex/conf/filter.d/sshmlfid.conf",
+			want:    "192.0.2.50\n2001:db8::50\n198.51.100.6\n",
+			lookups: map[string]int{"attacker.example": 1},
+		},
+		{
+			name:    "several lines",
+			log:     lines("twoline[3]: request from attacker.example", "twoline[3]: denied", "twoline[3]: request from host.example", "twoline[3]: allowed"),
+			filter:  "testdata/regex/conf/filter.d/twoline.conf",
+			want:    "192.0.2.50\n2001:db8::50\n",
+			lookups: map[string]int{"attacker.example": 1},
+		},
+		{
+			name:    "no",
+			log:     lines("app: denied attacker.example"),
+			filter:  `app: denied <HOST>$`,
+			args:    []string{"--usedns", "no"},
+			lookups: map[string]int{"attacker.example": 0},
+		},
+		{
+			name:    "raw",
+			log:     lines("app: denied attacker.example"),
+			filter:  `app: denied <HOST>$`,
+			args:    []string{"--usedns", "raw"},
+			want:    "attacker.example\n",
+			lookups: map[string]int{"attacker.example": 0},
+		},
+		{
+			name:    "failure id",
+			log:     lines("app: bad token attacker.example"),
+			filter:  `app: bad token <F-ID>\S+</F-ID>$`,
+			want:    "attacker.example\n",
+			lookups: map[string]int{"attacker.example": 0},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hosts := &fakeHosts{names: testHosts.names}
+			withHosts(t, hosts)
+			log := filepath.Join(dir, fmt.Sprintf("%d.log", i))
+			if err := os.WriteFile(log, []byte(tt.log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"regex", "--now", "2026-11-30 12:00:00", "-o", "ip"}, tt.args...)
+			out, errOut, err := runOut(t, append(args, log, tt.filter)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != tt.want {
+				t.Errorf("-o ip: %q, want %q", out, tt.want)
+			}
+			if errOut != tt.stderr {
+				t.Errorf("standard error: %q, want %q", errOut, tt.stderr)
+			}
+			for name, n := range tt.lookups {
+				if got := hosts.lookups(name); got != n {
+					t.Errorf("%s looked up %d times, want %d", name, got, n)
+				}
+			}
+		})
+	}
 }

@@ -88,6 +88,8 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		Version:   gaolVersion(),
 		Logger:    log,
 		PurgeAge:  purge,
+		// Host names in ignoreip, and those failures name (usedns).
+		Resolver: hostLookup,
 
 		JournalDir:   *journalDir,
 		SyslogListen: *syslogListen,

@@ -541,7 +541,7 @@ func (r *runner) checkMatch(where, raw string, c *combo, fails []match.Failure) 
 	got := c.f.Match(l)
 	want := match.Result{}
 	if len(fails) > 0 && !fails[0].NoFail {
-		want = match.Result{Matched: fails[0].Addr.IsValid(), Unresolved: !fails[0].Addr.IsValid(), Addr: fails[0].Addr, Bits: fails[0].Bits, Host: fails[0].Host, Regex: fails[0].Regex}
+		want = match.Result{Matched: fails[0].Addr.IsValid(), Unresolved: !fails[0].Addr.IsValid(), Addr: fails[0].Addr, Bits: fails[0].Bits, Host: fails[0].Host, HostName: fails[0].HostName, Regex: fails[0].Regex}
 	}
 	if got.Ignored {
 		got = match.Result{}

@@ -99,6 +99,7 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 	jails := map[string]*jailRuntime{}
 	for _, j := range cfg.Enabled() {
 		rt := &jailRuntime{cfg: j, filter: filters[j.Name]}
+		rt.useDNS = jailDNS(j)
 		rt.ignore.spec = j.Ignore
 		if d.opts.LocalAddrs != nil {
 			rt.ignore.spec.LocalAddrs = d.opts.LocalAddrs

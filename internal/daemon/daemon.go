@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/firewall/command"
 	"github.com/gaol-project/gaol/internal/geo"
+	"github.com/gaol-project/gaol/internal/hostres"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/store"
@@ -71,7 +73,9 @@ type Options struct {
 	// LocalAddrs lists this machine's addresses, for ignoreself; nil means
 	// ask the kernel.
 	LocalAddrs func() ([]netip.Addr, error)
-	// Resolver resolves host names in ignoreip; nil means the system's.
+	// Resolver resolves host names: those of ignoreip, and, through a
+	// cache (package hostres), those failures name in jails with usedns =
+	// yes or warn; nil means the system's (net.DefaultResolver).
 	Resolver ignore.Resolver
 	// Utmp is the utmp file listing logged-in sessions, whose addresses
 	// are never banned; "" means the system's.
@@ -128,6 +132,9 @@ type Daemon struct {
 	resolving bool         // ignore lists are being refreshed
 	// timeWarned: when a jail last warned of a live line's odd timestamp.
 	timeWarned map[string]time.Time
+	// hosts resolves the host names failures name (usedns); the matchers
+	// share it.
+	hosts *hostres.Cache
 
 	events chan event
 	calls  chan call
@@ -141,6 +148,9 @@ type jailRuntime struct {
 	ignore  jailIgnore
 	command *ignore.Command // ignorecommand; nil if none
 	kind    string          // what it reads: kindFile, kindJournal, ...
+	// useDNS is "yes" or "warn" when failures that name a host count for
+	// its addresses, "" otherwise.
+	useDNS string
 }
 
 // call is a function the loop runs on behalf of another goroutine.
@@ -174,6 +184,11 @@ func New(opts Options) (*Daemon, error) {
 		calls:    make(chan call),
 	}
 	d.eng = engine.New(d.now)
+	var lookup hostres.Lookuper = net.DefaultResolver
+	if opts.Resolver != nil {
+		lookup = opts.Resolver
+	}
+	d.hosts = hostres.New(hostres.Options{Lookup: lookup, Now: d.now})
 	if opts.RunActions {
 		a, err := command.New(command.Options{Logger: opts.Logger.With("actions", true)})
 		if err != nil {

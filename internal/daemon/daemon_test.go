@@ -251,15 +251,20 @@ func (e *env) waitJail(name string, cond func(control.JailStatus) bool) control.
 	}
 }
 
-// fakeResolver resolves host names from a table.
+// fakeResolver resolves host names from a table and counts lookups.
 type fakeResolver struct {
 	mu    sync.Mutex
 	names map[string][]netip.Addr
+	calls map[string]int
 }
 
 func (r *fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[string]int{}
+	}
+	r.calls[host]++
 	var out []netip.Addr
 	for _, a := range r.names[host] {
 		if network == "ip" || network == "ip4" && a.Is4() || network == "ip6" && a.Is6() {
@@ -270,6 +275,13 @@ func (r *fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]n
 		return nil, fmt.Errorf("lookup %s: no such host", host)
 	}
 	return out, nil
+}
+
+// lookups returns how many times host was looked up.
+func (r *fakeResolver) lookups(host string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[host]
 }
 
 func (r *fakeResolver) set(host string, addrs ...string) {

@@ -18,6 +18,7 @@ import (
 	"github.com/gaol-project/gaol/internal/source/syslog"
 
 	"github.com/gaol-project/gaol/internal/engine"
+	"github.com/gaol-project/gaol/internal/hostres"
 	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/match/date"
 	"github.com/gaol-project/gaol/internal/source"
@@ -451,7 +452,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 		nworkers = runtime.GOMAXPROCS(0)
 	}
 	for range nworkers {
-		lm := newLineMatcher(stateless, d.log)
+		lm := newLineMatcher(stateless, d.hosts, d.log)
 		lm.searched = searchers
 		workers.Go(func() {
 			for c := range work {
@@ -468,7 +469,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 	delivered := make(chan struct{})
 	go func() {
 		defer close(delivered)
-		lm := newLineMatcher(nil, d.log) // for ignorecommand
+		lm := newLineMatcher(nil, d.hosts, d.log) // for ignorecommand and usedns
 		for c := range pending {
 			<-c.done
 			ev := event{path: key, live: c.b.live}
@@ -556,13 +557,23 @@ func (d *Daemon) applySearches(ctx context.Context, sj searchedJail, lm *lineMat
 }
 
 // appendFailures appends a stateful filter's failures, for jail j, from
-// the line raw.
+// the line raw. A failure that names a host counts for each of its
+// addresses (usedns).
 func appendFailures(ctx context.Context, j *jailRuntime, lm *lineMatcher, raw string, fs []match.Failure, out []jailFailure) []jailFailure {
-	for _, f := range fs {
-		if f.NoFail || f.Pending || !f.Addr.IsValid() {
+	for k := range fs {
+		f := &fs[k]
+		if f.NoFail || f.Pending {
 			continue
 		}
-		if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
+		var named []netip.Addr
+		if !f.Addr.IsValid() {
+			if !j.failureNamesHost(f) {
+				continue
+			}
+			if named = lm.resolveHost(ctx, j, f.Host); len(named) == 0 {
+				continue
+			}
+		} else if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
 			continue
 		}
 		fail := engine.Failure{Addr: f.Addr, Category: f.Category, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
@@ -571,6 +582,10 @@ func appendFailures(ctx context.Context, j *jailRuntime, lm *lineMatcher, raw st
 		}
 		if f.HasTime {
 			fail.Time = f.Time
+		}
+		if named != nil {
+			out = lm.appendAddrs(ctx, j, named, fail, out)
+			continue
 		}
 		out = append(out, jailFailure{jail: j.cfg.Name, failure: fail})
 	}
@@ -585,11 +600,12 @@ type lineMatcher struct {
 	searched []*jailRuntime // searched (see matchLines)
 	det      *date.Detector
 	now      time.Time
+	hosts    *hostres.Cache // resolves the host names failures name
 	log      *slog.Logger
 }
 
-func newLineMatcher(jails []*jailRuntime, log *slog.Logger) *lineMatcher {
-	m := &lineMatcher{jails: jails, log: log}
+func newLineMatcher(jails []*jailRuntime, hosts *hostres.Cache, log *slog.Logger) *lineMatcher {
+	m := &lineMatcher{jails: jails, hosts: hosts, log: log}
 	// The detector infers years against "now"; one reading of the clock
 	// per batch is precise enough and saves a clock read per line.
 	m.det = date.NewDetector(func() time.Time { return m.now }, time.Local)
@@ -628,6 +644,15 @@ func (m *lineMatcher) match(ctx context.Context, c *matchChunk) {
 		for _, j := range m.jails {
 			r := j.filter.Match(l)
 			if !r.Matched {
+				if r.Unresolved && j.namesHost(&r) {
+					if addrs := m.resolveHost(ctx, j, r.Host); len(addrs) > 0 {
+						f := engine.Failure{Category: r.Category, Line: strings.Clone(raw)}
+						if l.HasTime {
+							f.Time = l.Time
+						}
+						out = m.appendAddrs(ctx, j, addrs, f, out)
+					}
+				}
 				continue
 			}
 			if j.command != nil && m.commandIgnores(ctx, j, r.Addr) {

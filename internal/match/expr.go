@@ -24,6 +24,8 @@ type expr struct {
 	// category is the kind of attack a failregex's failures are: its
 	// <CAT=name> tag, else the filter's category.
 	category string
+	// named is the number of named groups.
+	named int
 }
 
 // catTagRE matches gaol's <CAT=name> tag.
@@ -91,6 +93,9 @@ func compileExpr(src, useDNS string, multiline bool) (*expr, error) {
 	e.nofail = re.GroupIndex(groupNoFail)
 	e.gained = re.GroupIndex(groupMLFGained)
 	for k, name := range re.GroupNames() {
+		if name != "" {
+			e.named++
+		}
 		if strings.HasPrefix(name, "skiplines") {
 			e.skip = append(e.skip, k)
 		}
@@ -140,10 +145,12 @@ func group(s string, caps []int, k int) (string, bool) {
 	return s[caps[2*k]:caps[2*k+1]], true
 }
 
-// groups returns the named groups of a match that took part, with alt_
-// and tuple_ groups merged as fail2ban does.
-func (e *expr) groups(s string, caps []int) map[string]string {
-	out := map[string]string{}
+// simple reports whether the expression has no alt_ or tuple_ groups: its
+// groups are what its match captured.
+func (e *expr) simple() bool { return len(e.alt) == 0 && len(e.tuple) == 0 }
+
+// addGroups adds the named groups of a match that took part to out.
+func (e *expr) addGroups(out map[string]string, s string, caps []int) {
 	for k, name := range e.re.GroupNames() {
 		if name == "" {
 			continue
@@ -152,6 +159,13 @@ func (e *expr) groups(s string, caps []int) map[string]string {
 			out[name] = v
 		}
 	}
+}
+
+// groups returns the named groups of a match that took part, with alt_
+// and tuple_ groups merged as fail2ban does.
+func (e *expr) groups(s string, caps []int) map[string]string {
+	out := make(map[string]string, e.named)
+	e.addGroups(out, s, caps)
 	for _, g := range e.alt {
 		if v := out[g.name]; v != "" && out[g.field] == "" {
 			out[g.field] = v

@@ -21,6 +21,7 @@ package match
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"sync"
@@ -77,7 +78,16 @@ type Filter struct {
 	// slow runs every search on the fallback engines only (for tests
 	// that compare the engines).
 	slow bool
+	// startWith[c] has bit i set if failregex i may match a text that
+	// starts with byte c; startAny, if it may match one that starts with
+	// any byte, or is empty.
+	startWith [256]uint64
+	startAny  uint64
 }
+
+// maxFailRegex is the most failregexes a filter may have (fail2ban's
+// stock filters have at most 30 or so).
+const maxFailRegex = 64
 
 var (
 	errEmpty    = errors.New("empty expression")
@@ -116,6 +126,9 @@ func Compile(spec Spec) (*Filter, error) {
 	}
 	if len(spec.FailRegex) == 0 {
 		errs = append(errs, errors.New("no failregex"))
+	}
+	if len(spec.FailRegex) > maxFailRegex {
+		errs = append(errs, fmt.Errorf("%d failregexes: at most %d", len(spec.FailRegex), maxFailRegex))
 	}
 	for i, s := range spec.FailRegex {
 		rest, cat, err := splitCategory(s)
@@ -161,6 +174,17 @@ func Compile(spec Spec) (*Filter, error) {
 		return nil, err
 	}
 	f.precheck = len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2
+	for i, e := range f.fail {
+		set := e.re.StartBytes()
+		if set == nil {
+			f.startAny |= 1 << i
+		}
+		for c := range 256 {
+			if set == nil || set[c>>6]&(1<<(c&63)) != 0 {
+				f.startWith[c] |= 1 << i
+			}
+		}
+	}
 	return f, nil
 }
 
@@ -303,6 +327,10 @@ type Result struct {
 	// Host is the failure identifier as captured: the address, host name
 	// or <F-ID> text.
 	Host string
+	// HostName reports that Host is a host name (<HOST> or <DNS> matched
+	// one, rather than an address), which usedns "yes" or "warn" resolves;
+	// an <F-ID> that is no address is no host name.
+	HostName bool
 	// Regex is the index in Spec.FailRegex of the failregex that matched.
 	Regex int
 	// Category is the kind of attack, as the failregex that matched (or
@@ -344,7 +372,9 @@ func (f *Filter) Match(l Line) Result {
 			text = c
 		}
 	}
-	for i, e := range f.fail {
+	for try := f.candidates(text); try != 0; try &= try - 1 {
+		i := bits.TrailingZeros64(try)
+		e := f.fail[i]
 		caps := f.find(e, m, text)
 		if caps == nil {
 			continue
@@ -400,7 +430,7 @@ func (f *Filter) identify(e *expr, text string, caps []int, prefText string, pre
 		if r := addrResult(strings.Trim(v, "[]"), "", false); r.Matched {
 			return r
 		}
-		return Result{Unresolved: true, Host: v}
+		return Result{Unresolved: true, Host: v, HostName: true}
 	}
 	if v, ok := get(e.fid, func(p *expr) int { return p.fid }); ok {
 		if r := addrResult(v, "", false); r.Matched {

@@ -184,7 +184,7 @@ func TestMatchSemantics(t *testing.T) {
 		{"ignoreregex sees the content", " host app[1]: probe from 192.0.2.3", Result{Matched: true, Addr: addr("192.0.2.3"), Host: "192.0.2.3", Regex: 2}},
 		{"ignoreregex alone is nothing", " host app[1]: hello from 192.0.2.99", Result{}},
 		{"invalid address", " host app[7]: bad login from 192.0.2.256", Result{Unresolved: true, Host: "192.0.2.256", Regex: 0}},
-		{"host name", " host app[7]: bad login from host.example.org", Result{Unresolved: true, Host: "host.example.org", Regex: 0}},
+		{"host name", " host app[7]: bad login from host.example.org", Result{Unresolved: true, Host: "host.example.org", HostName: true, Regex: 0}},
 		{"IPv6", " host app[7]: user x from 2001:db8::1", Result{Matched: true, Addr: addr("2001:db8::1"), Host: "2001:db8::1", Regex: 3}},
 		{"nofail is no failure", " host app[7]: helper ok from 192.0.2.4", Result{Regex: 4}},
 		{"no match", " host app[7]: good login from 192.0.2.1", Result{}},
@@ -208,8 +208,8 @@ func TestUseDNS(t *testing.T) {
 		usedns, text string
 		want         Result
 	}{
-		{"warn", "from host.example.org", Result{Unresolved: true, Host: "host.example.org"}},
-		{"raw", "from host.example.org", Result{Unresolved: true, Host: "host.example.org"}},
+		{"warn", "from host.example.org", Result{Unresolved: true, Host: "host.example.org", HostName: true}},
+		{"raw", "from host.example.org", Result{Unresolved: true, Host: "host.example.org", HostName: true}},
 		{"no", "from host.example.org", Result{}},
 		{"no", "from 192.0.2.1", Result{Matched: true, Addr: netip.MustParseAddr("192.0.2.1"), Host: "192.0.2.1"}},
 	} {

@@ -46,6 +46,8 @@ type Failure struct {
 	Bits int
 	// ID is the <F-ID> of a failure that also has a host ("" otherwise).
 	ID string
+	// HostName reports that Host is a host name, as Result.HostName.
+	HostName bool
 	// Time is the time of the line that completed the failure, if
 	// HasTime.
 	Time    time.Time
@@ -267,6 +269,7 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 		ip, isAddr = v, true
 	} else if v, ok := fd.vals[groupDNS]; ok {
 		ip = v
+		fl.HostName = true
 	} else if hasFID {
 		ip = fid
 	} else if hasMLFID {
@@ -291,6 +294,7 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 			r = Result{}
 		}
 		fl.Host, fl.Addr, fl.Bits = ip, r.Addr, r.Bits
+		fl.HostName = fl.HostName && !fl.Addr.IsValid()
 		if hasFID && fid != ip {
 			fl.ID = fid
 		}

@@ -286,3 +286,31 @@ func TestSearchApply(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureHostName checks that a failure says when its identifier is a
+// host name (which usedns may resolve), and not when it is an address or
+// an <F-ID>.
+func TestFailureHostName(t *testing.T) {
+	f := mustCompile(t, Spec{FailRegex: []string{`^bad login from <HOST>$`, `^token <F-ID>\S+</F-ID> refused$`}})
+	for _, tt := range []struct {
+		text     string
+		hostName bool
+	}{
+		{"bad login from host.example.org", true},
+		{"bad login from 192.0.2.7", false},
+		{"bad login from [2001:db8::7]", false},
+		{"token abc.def refused", false},
+	} {
+		m, err := f.NewMatcher(MatcherOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := m.Match(Line{Text: tt.text, Raw: tt.text})
+		if len(fs) != 1 {
+			t.Fatalf("%q: %d failures", tt.text, len(fs))
+		}
+		if fs[0].HostName != tt.hostName {
+			t.Errorf("%q: HostName %v, want %v (%+v)", tt.text, fs[0].HostName, tt.hostName, fs[0])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package match
 
 import (
 	"maps"
+	"math/bits"
 	"time"
 
 	"github.com/gaol-project/gaol/internal/match/pyre"
@@ -70,35 +71,43 @@ func (f *Filter) search(mach *pyre.Machine, buf string, checkAll bool) Search {
 	if f.precheck && ignored(buf) {
 		return s
 	}
-	var pre map[string]string
+	// The prefregex's match, kept until a failregex matches (most lines
+	// match none, and need no groups).
+	var (
+		prefText string
+		prefCaps []int
+		capBuf   [32]int
+	)
 	if f.pref != nil {
 		caps := f.find(f.pref, mach, buf)
 		if caps == nil {
 			return s
 		}
-		pre = f.pref.groups(buf, caps)
-		if c := pre[groupContent]; c != "" {
-			buf = c + "\n"
+		prefText, prefCaps = buf, append(capBuf[:0], caps...)
+		if c, ok := group(buf, caps, f.pref.content); ok && c != "" {
+			if end := caps[2*f.pref.content+1]; end == len(buf)-1 && buf[end] == '\n' {
+				buf = buf[caps[2*f.pref.content]:] // the content and the line's "\n"
+			} else {
+				buf = c + "\n"
+			}
 		}
-		delete(pre, groupContent)
 	}
-	for i, e := range f.fail {
+	try := f.candidates(buf)
+	for try != 0 {
+		i := bits.TrailingZeros64(try)
+		try &= try - 1
+		e := f.fail[i]
 		caps := f.find(e, mach, buf)
 		if caps == nil {
 			continue
 		}
 		s.failHits = append(s.failHits, i)
-		cur := e.groups(buf, caps)
+		cur := f.matchGroups(e, buf, caps, prefText, prefCaps)
 		if len(f.ignore) > 0 && ignored(buf) {
 			if !checkAll {
 				break
 			}
 			continue
-		}
-		if pre != nil {
-			merged := maps.Clone(pre)
-			maps.Copy(merged, cur)
-			cur = merged
 		}
 		s.cands = append(s.cands, candidate{regex: i, vals: cur})
 		if checkAll {
@@ -111,8 +120,41 @@ func (f *Filter) search(mach *pyre.Machine, buf string, checkAll bool) Search {
 		// failregex, on what is left of the line once the match is
 		// taken out of it: nothing.
 		buf = ""
+		try &= f.startAny
 	}
 	return s
+}
+
+// candidates returns the failregexes that may match text, a bit per
+// failregex: those that must start with another byte are left out.
+func (f *Filter) candidates(text string) uint64 {
+	if len(f.fail) > 64 {
+		panic("match: more than 64 failregexes") // Compile refuses them
+	}
+	if len(text) == 0 {
+		return f.startAny
+	}
+	return f.startWith[text[0]]
+}
+
+// matchGroups returns the groups of a failregex match (caps, over text)
+// with those of the prefregex's match (prefCaps over prefText, if the
+// filter has a prefregex) under them, as fail2ban merges them.
+func (f *Filter) matchGroups(e *expr, text string, caps []int, prefText string, prefCaps []int) map[string]string {
+	if f.pref == nil {
+		return e.groups(text, caps)
+	}
+	if !e.simple() || !f.pref.simple() {
+		pre := f.pref.groups(prefText, prefCaps)
+		delete(pre, groupContent)
+		maps.Copy(pre, e.groups(text, caps))
+		return pre
+	}
+	out := make(map[string]string, f.pref.named+e.named)
+	f.pref.addGroups(out, prefText, prefCaps)
+	delete(out, groupContent)
+	e.addGroups(out, text, caps)
+	return out
 }
 
 func hasKey(m map[string]string, k string) bool {

@@ -79,6 +79,11 @@ type Node struct {
 	Behind bool   // OpLook
 	Negate bool   // OpLook
 	Width  int    // OpLook with Behind: width in runes
+	// after, for an OpCapture a conditional tests, are literals the rest
+	// of the expression needs, in order, once the group has matched (see
+	// markCondGroups); the fast matcher checks them when it enters the
+	// group.
+	after []string
 }
 
 // String returns the node in Go syntax where possible (for debugging).

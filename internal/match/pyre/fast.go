@@ -69,6 +69,7 @@ type node interface {
 
 // compileFast compiles a syntax tree for the fast matcher.
 func compileFast(t *Tree) (*program, error) {
+	markCondGroups(t.Root)
 	start, err := build(t.Root, matchNode{})
 	if err != nil {
 		return nil, err
@@ -202,6 +203,9 @@ func build(n *Node, next node) (node, error) {
 		body, err := build(n.Sub[0], end)
 		if err != nil {
 			return nil, err
+		}
+		if n.after != nil {
+			return &capNode{slot: 2 * n.Cap, next: &needNode{lits: n.after, next: body}}, nil
 		}
 		return &capNode{slot: 2 * n.Cap, next: body}, nil
 	case OpConcat:
@@ -526,10 +530,12 @@ type litNode struct {
 }
 
 func (n *litNode) match(m *Machine, i int) bool {
-	if !m.step() || !strings.HasPrefix(m.s[i:], n.lit) {
+	s, end := m.s, i+len(n.lit)
+	// The first byte alone rejects most positions, without a call.
+	if !m.step() || end > len(s) || s[i] != n.lit[0] || s[i:end] != n.lit {
 		return false
 	}
-	return n.next.match(m, i+len(n.lit))
+	return n.next.match(m, end)
 }
 
 // foldLitNode matches a literal string rune by rune, ignoring case
@@ -647,6 +653,28 @@ func (n *runeLoop) match(m *Machine, i int) bool {
 		}
 		return n.matchHint(m, lo, j)
 	}
+	if n.greedy && n.max < 0 && n.min <= 1 && (n.set.anyButNL || n.set.any) {
+		// ".*" or ".+" without a literal after it: try the longest run
+		// first, which needs no rune boundaries (often the rest of the
+		// line, up to "$").
+		j := len(s)
+		if n.set.anyButNL {
+			if k := strings.IndexByte(s[i:], '\n'); k >= 0 {
+				j = i + k
+			}
+		}
+		if j < i+n.min {
+			return false
+		}
+		if n.next.match(m, j) {
+			return true
+		}
+		if m.failed || j == i {
+			return false
+		}
+		// Back off: the general case, from the rune before j.
+		return n.backOff(m, i, j)
+	}
 	j, ascii := n.set.run(s, i, n.max)
 	if !ascii {
 		return n.matchRunes(m, i, j)
@@ -674,6 +702,29 @@ func (n *runeLoop) match(m *Machine, i int) bool {
 			return true
 		}
 		if m.failed || !m.step() {
+			return false
+		}
+	}
+	return false
+}
+
+// backOff is match for a greedy unbounded loop over any rune (but "\n")
+// whose longest run, s[i:j], was tried already.
+func (n *runeLoop) backOff(m *Machine, i, j int) bool {
+	s := m.s
+	for k := i; k < j; k++ {
+		if s[k] >= utf8.RuneSelf {
+			return n.matchRunes(m, i, j) // tries j again: rare
+		}
+	}
+	for p := j - 1; p >= i+n.min; p-- {
+		if !m.step() {
+			return false
+		}
+		if n.next.match(m, p) {
+			return true
+		}
+		if m.failed {
 			return false
 		}
 	}
@@ -800,6 +851,28 @@ func (n *capNode) match(m *Machine, i int) bool {
 	}
 	m.caps[n.slot] = old
 	return false
+}
+
+// needNode fails at once unless the literals follow, in order: what a
+// match through it needs (see markCondGroups).
+type needNode struct {
+	lits []string
+	next node
+}
+
+func (n *needNode) match(m *Machine, i int) bool {
+	if !m.step() {
+		return false
+	}
+	at := i
+	for _, lit := range n.lits {
+		k := strings.Index(m.s[at:], lit)
+		if k < 0 {
+			return false
+		}
+		at += k + len(lit)
+	}
+	return n.next.match(m, i)
 }
 
 // altNode tries alternatives in order.
@@ -1072,19 +1145,21 @@ func (n *backrefNode) match(m *Machine, i int) bool {
 		return false
 	}
 	want := m.s[b:e]
-	if !n.fold {
+	if !n.fold && !strings.ContainsRune(want, utf8.RuneError) {
 		if !strings.HasPrefix(m.s[i:], want) {
 			return false
 		}
 		return n.next.match(m, i+len(want))
 	}
+	// Rune by rune: an invalid byte reads as utf8.RuneError, in the
+	// group's text and in the line, as the other engines read them.
 	j := i
 	for _, r := range want {
 		if j >= len(m.s) {
 			return false
 		}
 		c, w := decodeRune(m.s, j)
-		if !equalFold(c, r) {
+		if c != r && (!n.fold || !equalFold(c, r)) {
 			return false
 		}
 		j += w

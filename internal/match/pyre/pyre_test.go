@@ -1,6 +1,7 @@
 package pyre
 
 import (
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -249,6 +250,86 @@ func TestLiteral(t *testing.T) {
 	}
 }
 
+func TestAnchoredPrefix(t *testing.T) {
+	tests := []struct {
+		expr, prefix string
+		start        string // bytes StartBytes holds, "" for nil
+	}{
+		{`^Failed (?:password|publickey) for`, "Failed ", "F"},
+		{`^(?P<x>ab)(?:cd)?e`, "ab", "a"},
+		{`\AUser <F>`, "User <F>", "U"},
+		{`^[aA]uthentication`, "", "Aa"},
+		{`^(?:Connection|Disconnected) `, "", "CD"},
+		{`^(?i)abc`, "", "Aa"},
+		{`Failed`, "", ""},
+		{`^x?y`, "", "xy"},
+		{`^x?`, "", ""},
+		{`^ab\bc`, "ab", "a"},
+		{`(?m)^abc`, "", ""},
+	}
+	for _, tt := range tests {
+		re := MustCompile(tt.expr, Options{})
+		if re.prefix != tt.prefix {
+			t.Errorf("prefix of %q = %q, want %q", tt.expr, re.prefix, tt.prefix)
+		}
+		var start []byte
+		if set := re.StartBytes(); set != nil {
+			for c := 0; c < 256; c++ {
+				if set[c>>6]&(1<<(c&63)) != 0 {
+					start = append(start, byte(c))
+				}
+			}
+		}
+		if string(start) != tt.start {
+			t.Errorf("StartBytes of %q = %q, want %q", tt.expr, start, tt.start)
+		}
+		for _, s := range []string{tt.prefix + "x", "x" + tt.prefix, ""} {
+			if got, want := re.FindStringSubmatchIndex(s), re.FindSlow(NewMachine(), s); !sameGroups(want, got, s) {
+				t.Errorf("%q on %q: Find %v, FindSlow %v", tt.expr, s, got, want)
+			}
+		}
+	}
+}
+
+func TestCondGroups(t *testing.T) {
+	tests := []struct {
+		expr  string
+		after [][]string // of each group, in order
+	}{
+		// The shape of fail2ban's sshd "Failed ..." failregex.
+		{`^F (?:(?P<u>\S+)|x+) from \S+(?(u): |$)`, [][]string{{" from ", ": "}}},
+		// The literal of yes joins the one before it.
+		{`^(?P<a>x)?y(?(a)z|w)`, [][]string{{"yz"}}},
+		// Nothing more is needed once the group matched: nothing to check.
+		{`^(?P<a>x)?y(?(a)z*|w)`, [][]string{nil}},
+		// A group in a repetition: what follows is not known for sure.
+		{`^(?:(?P<a>x)y)+(?(a)z|w)`, [][]string{nil}},
+		// Only the groups a conditional tests.
+		{`^(?P<a>x)(?P<b>y)?q(?(b)z|w)`, [][]string{nil, {"qz"}}},
+		{`^(?P<a>x)(?P<b>y)?q`, [][]string{nil, nil}},
+	}
+	for _, tt := range tests {
+		re := MustCompile(tt.expr, Options{})
+		var got [][]string
+		var walk func(n *Node)
+		walk = func(n *Node) {
+			if n.Op == OpCapture {
+				got = append(got, n.after)
+			}
+			for _, sub := range n.Sub {
+				walk(sub)
+			}
+		}
+		walk(re.tree.Root)
+		if !reflect.DeepEqual(got, tt.after) {
+			t.Errorf("%q: literals after groups %q, want %q", tt.expr, got, tt.after)
+		}
+		for _, s := range []string{"F bob from 192.0.2.1 port 22: x", "F bob from 192.0.2.1 port 22", "F xx from h", "xyz", "xyw", "xw", "xyyz", "xq", "xyqz", "xqw"} {
+			checkFast(t, tt.expr, s)
+		}
+	}
+}
+
 func TestFindRange(t *testing.T) {
 	re := MustCompile(`(?<=\[)\d+\b`, Options{})
 	m := NewMachine()
@@ -392,6 +473,11 @@ func FuzzFast(f *testing.F) {
 		}
 		if !sameGroups(want, got, line) {
 			t.Fatalf("%q on %q: fast %v, %s %v (%q)", expr, line, got, re.Engine(), want, re.Fallback())
+		}
+		// Find's pre-checks (required literal, anchored prefix) reject
+		// nothing that matches.
+		if got := re.Find(NewMachine(), line); !sameGroups(want, got, line) {
+			t.Fatalf("%q on %q: Find %v, %s %v", expr, line, got, re.Engine(), want)
 		}
 	})
 }

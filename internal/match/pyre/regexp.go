@@ -49,10 +49,18 @@ type Options struct {
 
 // Regexp is a compiled expression. It is safe for concurrent use.
 type Regexp struct {
-	expr  string
-	tree  *Tree
-	fast  *program // nil if the fast matcher does not handle it
-	lit   string   // a literal every match contains, "" if none
+	expr string
+	tree *Tree
+	fast *program // nil if the fast matcher does not handle it
+	lit  string   // a literal every match contains, "" if none
+	// prefix is a literal every match starts with, at the start of the
+	// text ("" if none); litInPrefix: it holds lit.
+	prefix      string
+	litInPrefix bool
+	// first, if not nil, holds the bytes the text must start with for a
+	// match (bit c of first[c/64]): every match starts at the start of
+	// the text and takes at least one byte.
+	first *[4]uint64
 	names []string // group names by number
 
 	engine   Engine
@@ -71,7 +79,11 @@ func Compile(expr string, o Options) (*Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	re := &Regexp{expr: expr, tree: t, names: t.Names, lit: requiredLiteral(t.Root)}
+	re := &Regexp{expr: expr, tree: t, names: t.Names, lit: requiredLiteral(t.Root), prefix: anchoredPrefix(t.Root)}
+	re.litInPrefix = strings.Contains(re.prefix, re.lit)
+	if set, nullable := firstBytes(t.Root); !nullable && anchoredAtStart(t.Root) {
+		re.first = set
+	}
 	if p, err := compileFast(t); err == nil {
 		re.fast = p
 	}
@@ -146,6 +158,10 @@ func (re *Regexp) GroupIndex(name string) int {
 // checking).
 func (re *Regexp) Literal() string { return re.lit }
 
+// StartBytes returns the bytes a text must start with to match (bit c of
+// set[c/64]), or nil if a match may start elsewhere or be empty.
+func (re *Regexp) StartBytes() *[4]uint64 { return re.first }
+
 // Timeouts returns how many searches of the regexp2 engine timed out.
 func (re *Regexp) Timeouts() int64 { return re.timeouts.Load() }
 
@@ -178,7 +194,8 @@ func (re *Regexp) FindStringSubmatchIndex(s string) []int {
 // start and end, -1 for a group that did not take part), or nil. The slice
 // belongs to m and is valid until m's next use.
 func (re *Regexp) Find(m *Machine, s string) []int {
-	if re.lit != "" && !strings.Contains(s, re.lit) {
+	if re.prefix != "" && !strings.HasPrefix(s, re.prefix) ||
+		re.lit != "" && !re.litInPrefix && !strings.Contains(s, re.lit) {
 		return nil
 	}
 	return re.FindNoLiteral(m, s)
@@ -205,7 +222,8 @@ func (re *Regexp) FindNoLiteral(m *Machine, s string) []int {
 // s[:end] and a match before pos counts as none.
 func (re *Regexp) FindRange(m *Machine, s string, pos, end int) []int {
 	s = s[:end]
-	if re.lit != "" && !strings.Contains(s[pos:], re.lit) {
+	if re.prefix != "" && (pos > 0 || !strings.HasPrefix(s, re.prefix)) ||
+		re.lit != "" && !strings.Contains(s[pos:], re.lit) {
 		return nil
 	}
 	if re.fast != nil {

@@ -1,5 +1,7 @@
 package pyre
 
+import "unicode/utf8"
+
 // rewriteRE2 returns the tree of t rewritten, where it can be, so that it
 // has no construct RE2 lacks. The rewrites keep the positions of every
 // group but the whole match (group 0), which only the fast matcher reports
@@ -120,7 +122,9 @@ func finiteTexts(n *Node) ([][]rune, bool) {
 	case OpEmpty:
 		return [][]rune{nil}, true
 	case OpLiteral:
-		if n.Fold {
+		if !plainLiteral(n) {
+			// Folded, or utf8.RuneError, which stands for any invalid
+			// byte: the group's text is not fixed.
 			return nil, false
 		}
 		return [][]rune{n.Runes}, true
@@ -130,6 +134,9 @@ func finiteTexts(n *Node) ([][]rune, bool) {
 		}
 		for i := 0; i+1 < len(n.Ranges); i += 2 {
 			for r := n.Ranges[i]; r <= n.Ranges[i+1]; r++ {
+				if r == utf8.RuneError {
+					return nil, false
+				}
 				if len(out) == maxBackrefStrings {
 					return nil, false
 				}
