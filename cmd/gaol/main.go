@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -64,7 +65,9 @@ func usageError(format string, args ...any) error {
 }
 
 func main() {
+	stop := profile()
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	stop()
 	if err == nil {
 		return
 	}
@@ -161,4 +164,25 @@ func splitTargets(args []string) []string {
 		}
 	}
 	return out
+}
+
+// profile starts a CPU profile into the file GAOL_CPUPROFILE names, if
+// set (for measuring gaol; see bench/README.md), and returns what stops it.
+func profile() (stop func()) {
+	path := os.Getenv("GAOL_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gaol: GAOL_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -153,11 +154,20 @@ func cmdRegex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer in.close()
 
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// One pass over a log, with little kept: collecting garbage less
+		// often saves a tenth of the time for twice the memory.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	sink := newRegexSink(w, o, flt, loc)
 	r := &regexRun{
-		f:       flt.compiled,
-		opts:    match.MatcherOptions{Now: func() time.Time { return now }, Location: loc, TimeZone: o.timeZone, CheckAll: o.out == ""},
+		f: flt.compiled,
+		opts: match.MatcherOptions{
+			Now: func() time.Time { return now }, Location: loc, TimeZone: o.timeZone, CheckAll: o.out == "",
+			// Fields are printed by --json and -o FIELD only.
+			NoFields: !o.asJSON && (o.out == "" || o.out == "ip" || o.out == "id" || o.out == "fid" || o.out == "msg"),
+		},
 		now:     now,
 		workers: o.workers,
 	}

@@ -424,7 +424,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 			stateless = append(stateless, j)
 			continue
 		}
-		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local, TimeZone: j.cfg.LogTimeZone})
+		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local, TimeZone: j.cfg.LogTimeZone, NoFields: true})
 		if err != nil {
 			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
 			continue
@@ -576,9 +576,16 @@ func appendFailures(ctx context.Context, j *jailRuntime, lm *lineMatcher, raw st
 		} else if j.command != nil && lm.commandIgnores(ctx, j, f.Addr) {
 			continue
 		}
-		fail := engine.Failure{Addr: f.Addr, Category: f.Category, Line: strings.Clone(strings.Join(f.Matches, "\n"))}
-		if len(f.Matches) == 0 {
+		// Lines of a batch share one buffer: copy what is kept (Join of
+		// several lines copies them already).
+		fail := engine.Failure{Addr: f.Addr, Category: f.Category}
+		switch len(f.Matches) {
+		case 0:
 			fail.Line = strings.Clone(raw)
+		case 1:
+			fail.Line = strings.Clone(f.Matches[0])
+		default:
+			fail.Line = strings.Join(f.Matches, "\n")
 		}
 		if f.HasTime {
 			fail.Time = f.Time

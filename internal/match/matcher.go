@@ -26,6 +26,10 @@ type MatcherOptions struct {
 	// fail2ban-regex and fail2ban's own tests do. Otherwise the first
 	// failregex that matches decides, as the daemon does.
 	CheckAll bool
+	// NoFields leaves Failure.Fields and Failure.Users nil, for callers
+	// that do not read them: copying them for every failure is a good part
+	// of the cost of a failure.
+	NoFields bool
 }
 
 // Failure is a failure (or, with CheckAll, a helper match) a Matcher
@@ -300,9 +304,21 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 		}
 	}
 	fl.NoFail = fd.vals[groupNoFail] != ""
-	fl.Fields = maps.Clone(fd.vals)
-	fl.Users = slices.Clone(fd.users)
-	fl.Matches = slices.Clone(fd.matches)
+	switch {
+	case !hasMLFID:
+		// The match's own groups and lines, which nothing else keeps.
+		fl.Matches = fd.matches
+		if !m.opts.NoFields {
+			fl.Fields = fd.vals
+		}
+	default:
+		// The connection's, which go on changing.
+		fl.Matches = slices.Clone(fd.matches)
+		if !m.opts.NoFields {
+			fl.Fields = maps.Clone(fd.vals)
+			fl.Users = slices.Clone(fd.users)
+		}
+	}
 	return fl, failEmit
 }
 
@@ -526,12 +542,21 @@ func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []st
 // for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache).
 type mlfCache struct {
 	entries map[string]*mlfEntry
-	order   []string // insertion order
+	// order holds the keys in the order they were set; a key unset
+	// since (its entry gone, or set again: another seq) is skipped.
+	order []mlfKey
+	seq   uint64
+}
+
+type mlfKey struct {
+	key string
+	seq uint64
 }
 
 type mlfEntry struct {
 	fd      *failData
 	expires time.Time
+	seq     uint64
 }
 
 const (
@@ -563,26 +588,29 @@ func (c *mlfCache) set(key string, fd *failData, now time.Time) {
 		for len(c.order) > 0 {
 			k := c.order[0]
 			c.order = c.order[1:]
-			e, ok := c.entries[k]
-			if !ok {
+			e, ok := c.entries[k.key]
+			if !ok || e.seq != k.seq {
 				continue
 			}
-			delete(c.entries, k)
+			delete(c.entries, k.key)
 			if e.expires.After(now) && len(c.entries) < mlfCacheSize {
 				break
 			}
 		}
 	}
-	c.entries[key] = &mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL)}
-	c.order = append(c.order, key)
+	if len(c.order) >= 4*mlfCacheSize {
+		// Mostly keys unset since: keep the live ones, in order.
+		live := make([]mlfKey, 0, 2*mlfCacheSize)
+		for _, k := range c.order {
+			if e, ok := c.entries[k.key]; ok && e.seq == k.seq {
+				live = append(live, k)
+			}
+		}
+		c.order = live
+	}
+	c.seq++
+	c.entries[key] = &mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL), seq: c.seq}
+	c.order = append(c.order, mlfKey{key, c.seq})
 }
 
-func (c *mlfCache) unset(key string) {
-	if _, ok := c.entries[key]; !ok {
-		return
-	}
-	delete(c.entries, key)
-	if i := slices.Index(c.order, key); i >= 0 {
-		c.order = slices.Delete(c.order, i, i+1)
-	}
-}
+func (c *mlfCache) unset(key string) { delete(c.entries, key) }

@@ -635,7 +635,7 @@ func (s *statefulMatchers) match(c *chunk, jails []Jail, opts Options) error {
 			if j.Config != nil {
 				tz = j.Config.LogTimeZone
 			}
-			m, err := j.Filter.NewMatcher(match.MatcherOptions{Now: func() time.Time { return opts.Now }, Location: opts.Location, TimeZone: tz})
+			m, err := j.Filter.NewMatcher(match.MatcherOptions{Now: func() time.Time { return opts.Now }, Location: opts.Location, TimeZone: tz, NoFields: true})
 			if err != nil {
 				return fmt.Errorf("jail %q: %w", j.Config.Name, err)
 			}

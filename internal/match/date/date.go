@@ -105,6 +105,15 @@ type Detector struct {
 	civilM    time.Month
 	civilD    int
 	yearDays  int64
+	// The last timestamp resolved: the text its template matched, the
+	// template, the clock then, and the time (log lines come many to a
+	// second, with the same text: it is resolved once).
+	memoText [64]byte
+	memoLen  int // 0: none
+	memoTmpl int
+	memoNow  time.Time
+	memoTime time.Time
+	memoOK   bool
 	// The offset of loc from zoneFrom to zoneTo (Unix seconds).
 	zoneOff, zoneFrom, zoneTo int64
 	// The year yearStart last computed and its first day.
@@ -213,7 +222,18 @@ func (d *Detector) FindInto(line string, m *Match) bool {
 		m.HasTime = true
 		return true
 	}
-	t, ok := d.resolve(&h.f)
+	var t time.Time
+	text, now := line[h.start0:h.end0], d.now()
+	if d.memoLen > 0 && string(d.memoText[:d.memoLen]) == text && d.last == d.memoTmpl && now.Equal(d.memoNow) {
+		t, ok = d.memoTime, d.memoOK
+	} else {
+		t, ok = d.resolve(&h.f)
+		d.memoLen = 0
+		if len(text) <= len(d.memoText) {
+			d.memoLen = copy(d.memoText[:], text)
+			d.memoTmpl, d.memoNow, d.memoTime, d.memoOK = d.last, now, t, ok
+		}
+	}
 	m.Time, m.HasTime = t, ok
 	if ok && d.keepLast {
 		d.lastTime, d.hasLast = t, true

@@ -323,6 +323,44 @@ func TestFindDefaults(t *testing.T) {
 	}
 }
 
+// TestFindMemo checks that a timestamp seen on the line before is resolved
+// again when the clock has moved (the year it infers may change), and that
+// lines with the same time resolve alike.
+func TestFindMemo(t *testing.T) {
+	now := time.Date(2027, 1, 1, 0, 0, 30, 0, time.UTC)
+	d := NewDetector(func() time.Time { return now }, time.UTC)
+	find := func(line string) time.Time {
+		t.Helper()
+		var m Match
+		if !d.FindInto(line, &m) || !m.HasTime {
+			t.Fatalf("no time in %q", line)
+		}
+		return m.Time
+	}
+	steps := []struct {
+		now  time.Time // zero: unchanged
+		line string
+		want time.Time
+	}{
+		{time.Time{}, "Dec 31 23:59:59 web1 sshd[1]: a", time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{time.Time{}, "Dec 31 23:59:59 web1 sshd[2]: b", time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)},
+		// A month earlier, Dec 31 is in the future: last year's.
+		{time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), "Dec 31 23:59:59 web1 sshd[3]: c", time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{time.Time{}, "Dec 30 23:59:59 web1 sshd[3]: c", time.Date(2025, 12, 30, 23, 59, 59, 0, time.UTC)},
+		// Another template, the same instant.
+		{time.Time{}, "2026-11-30 10:00:00 web1 sshd[4]: d", time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)},
+		{time.Time{}, "2026-11-30 10:00:00 web1 sshd[4]: d", time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)},
+	}
+	for _, st := range steps {
+		if !st.now.IsZero() {
+			now = st.now
+		}
+		if got := find(st.line); !got.Equal(st.want) {
+			t.Errorf("now %v, %q: %v, want %v", now, st.line, got, st.want)
+		}
+	}
+}
+
 func TestFindAllocs(t *testing.T) {
 	d := NewDetector(nil, time.UTC)
 	for _, line := range benchLines {

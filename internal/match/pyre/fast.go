@@ -235,7 +235,11 @@ func build(n *Node, next node) (node, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &questNode{body: body, next: next, greedy: n.Greedy}, nil
+			q := &questNode{body: body, next: next, greedy: n.Greedy}
+			if set, nullable := firstBytes(n.Sub[0]); !nullable {
+				q.first = set
+			}
+			return q, nil
 		}
 		return buildRepeat(n.Sub[0], n.Min, n.Max, n.Greedy, next)
 	case OpLook:
@@ -279,6 +283,11 @@ func buildRepeat(sub *Node, lo, hi int, greedy bool, next node) (node, error) {
 		l := &runeLoop{set: set, min: lo, max: hi, greedy: greedy, next: next}
 		if hi < 0 {
 			l.hint = literalAfter(next)
+		}
+		if f := firstOf(next, nil); f != nil {
+			// Only the ASCII part counts: the shortcut is taken on runs
+			// of ASCII only.
+			l.possessive = f[0]&set.ascii[0] == 0 && f[1]&set.ascii[1] == 0
 		}
 		return l, nil
 	}
@@ -447,8 +456,11 @@ func addFirst(set *[4]uint64, n *Node) bool {
 
 // runeSet is a set of runes: a character class, "." or "(?s:.)".
 type runeSet struct {
-	ascii  [2]uint64 // bit c set if ASCII c is in the set
-	ranges []rune    // all ranges, as Node.Ranges holds them
+	ascii [2]uint64 // bit c set if ASCII c is in the set
+	// bytes holds the bytes a rune of the set can start with: its ASCII
+	// runes, and every byte from 0x80 if it has others.
+	bytes  [4]uint64
+	ranges []rune // all ranges, as Node.Ranges holds them
 	// anyButNL: the set is every rune but "\n"; any: every rune.
 	anyButNL, any bool
 }
@@ -468,7 +480,11 @@ func newRuneSet(n *Node) *runeSet {
 		for r := ranges[k]; r <= ranges[k+1] && r < utf8.RuneSelf; r++ {
 			rs.ascii[r/64] |= 1 << (r % 64)
 		}
+		if ranges[k+1] >= utf8.RuneSelf {
+			rs.bytes[2], rs.bytes[3] = ^uint64(0), ^uint64(0)
+		}
 	}
+	rs.bytes[0], rs.bytes[1] = rs.ascii[0], rs.ascii[1]
 	return rs
 }
 
@@ -614,6 +630,85 @@ func literalAfter(n node) string {
 	}
 }
 
+// firstOf returns the bytes a match of the continuation n can start with
+// at a position before the end of the text, or nil if it may start with
+// any (or take no text there). seen guards against loops.
+func firstOf(n node, seen map[node]bool) *[4]uint64 {
+	if seen[n] {
+		return new([4]uint64) // adds nothing to what the loop adds
+	}
+	union := func(ns ...node) *[4]uint64 {
+		out := new([4]uint64)
+		for _, x := range ns {
+			f := firstOf(x, seen)
+			if f == nil {
+				return nil
+			}
+			for k := range out {
+				out[k] |= f[k]
+			}
+		}
+		return out
+	}
+	one := func(c byte) *[4]uint64 {
+		out := new([4]uint64)
+		out[c>>6] |= 1 << (c & 63)
+		return out
+	}
+	switch x := n.(type) {
+	case *litNode:
+		if x.lit == "" {
+			return firstOf(x.next, seen)
+		}
+		return one(x.lit[0])
+	case *runeNode:
+		return &x.set.bytes
+	case *runeLoop:
+		if x.min >= 1 {
+			return &x.set.bytes
+		}
+		f := firstOf(x.next, seen)
+		if f == nil {
+			return nil
+		}
+		out := *f
+		for k := range out {
+			out[k] |= x.set.bytes[k]
+		}
+		return &out
+	case *capNode:
+		return firstOf(x.next, seen)
+	case *needNode:
+		return firstOf(x.next, seen)
+	case *questNode:
+		return union(x.body, x.next)
+	case *altNode:
+		return union(x.alts...)
+	case *condNode:
+		return union(x.yes, x.no)
+	case *loopNode:
+		if x.body == nil {
+			return nil // being built
+		}
+		if seen == nil {
+			seen = map[node]bool{}
+		}
+		seen[x] = true
+		defer delete(seen, x)
+		return union(x.body, x.next)
+	case *assertNode:
+		switch x.op {
+		case OpEndTextNL, OpEndLine:
+			return one('\n')
+		case OpEndText:
+			return new([4]uint64)
+		case OpWordBoundary, OpNoWordBoundary:
+			return firstOf(x.next, seen)
+		}
+	}
+	return nil
+}
+
 // runeLoop matches a repetition of one rune of a set (".*", "\S+",
 // "[0-9]{1,3}", "\d*?"), without recursing per rune.
 type runeLoop struct {
@@ -624,6 +719,11 @@ type runeLoop struct {
 	// hint is the literal the continuation starts with, if any: only
 	// positions where it occurs need to be tried.
 	hint string
+	// possessive: the continuation cannot start with an ASCII rune of the
+	// set, so a run of ASCII runes can only end where the set's runes do
+	// (where the longest run ends, at most max): no other end need be
+	// tried ("\d+\]", "\S+\s", "[0-9a-f]{1,4}:").
+	possessive bool
 }
 
 func (n *runeLoop) match(m *Machine, i int) bool {
@@ -682,6 +782,9 @@ func (n *runeLoop) match(m *Machine, i int) bool {
 	lo := i + n.min // over ASCII a rune is a byte
 	if lo > j {
 		return false
+	}
+	if n.possessive {
+		return n.next.match(m, j)
 	}
 	if n.hint != "" {
 		return n.matchHint(m, lo, j)
@@ -910,11 +1013,17 @@ func (n *altNode) match(m *Machine, i int) bool {
 type questNode struct {
 	body, next node
 	greedy     bool
+	// first holds the bytes the part can start with (nil if it can match
+	// empty): at any other byte only next is tried.
+	first *[4]uint64
 }
 
 func (n *questNode) match(m *Machine, i int) bool {
 	if !m.step() {
 		return false
+	}
+	if f := n.first; f != nil && (i >= len(m.s) || f[m.s[i]>>6]&(1<<(m.s[i]&63)) == 0) {
+		return n.next.match(m, i)
 	}
 	first, second := n.body, n.next
 	if !n.greedy {

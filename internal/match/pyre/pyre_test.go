@@ -330,6 +330,33 @@ func TestCondGroups(t *testing.T) {
 	}
 }
 
+// TestPossessiveLoops checks that a loop whose continuation cannot start
+// with a rune of its set tries the end of its run only, and that one whose
+// continuation can still backtracks.
+func TestPossessiveLoops(t *testing.T) {
+	digits := strings.Repeat("7", 200)
+	for _, tt := range []struct {
+		expr, line string
+		maxSteps   int // at most, else at least minSteps
+		minSteps   int
+	}{
+		{`^(\d+)x`, digits + "y", 10, 0},
+		{`^([0-9a-f]{1,4}):`, "2001y", 10, 0},
+		{`^(\d+)\dx`, digits + "y", 0, 200},
+		{`^(\d+)(?:\s|$)`, digits + "y", 10, 0},
+	} {
+		re := MustCompile(tt.expr, Options{})
+		m := NewMachine()
+		if ok, done := re.fast.find(m, tt.line); ok || !done {
+			t.Fatalf("%q: ok %v done %v", tt.expr, ok, done)
+		}
+		used := min(stepsPerByte*len(tt.line)+stepsBase, stepsMax) - m.steps
+		if tt.maxSteps > 0 && used > tt.maxSteps || used < tt.minSteps {
+			t.Errorf("%q on %d bytes: %d steps", tt.expr, len(tt.line), used)
+		}
+	}
+}
+
 func TestFindRange(t *testing.T) {
 	re := MustCompile(`(?<=\[)\d+\b`, Options{})
 	m := NewMachine()
@@ -388,6 +415,19 @@ func TestFastUnsupported(t *testing.T) {
 // fastCases are expressions and lines on which the fast matcher must agree
 // with the fallback engine.
 var fastCases = []struct{ expr, line string }{
+	// Loops whose continuation cannot start inside them (tried at the
+	// end of their run only), and some whose continuation can.
+	{`^\[(\d+)\]: x`, "[123]: x [45]: y"},
+	{`(\S+)\s+(\S+)$`, "a bb ccc\n"},
+	{`(?:([0-9a-f]{1,4}):){2,7}([0-9a-f]{1,4})\b`, "2001:db8:1:2::7 and 2001:db8:3:a:b:c:d:e"},
+	{`(\d*?)x(\d+?)$`, "12x34\n"},
+	{`(\w+)(?:x|\d)`, "abc1 abx"},
+	{`([a-c]+)(?:d|e)?c`, "abcabc"},
+	{`(a+)\b(a*)`, "aaa aa"},
+	{`(a+)(?:b|$)`, "aab aa"},
+	{`(x+)(?:(?:y|z)+|q)w`, "xxyzw xxqw xxw"},
+	{`(\d+)(\d)`, "12345"},
+	{`([a-z]{1,3})c`, "abcabc"},
 	{`(?i)straße`, "STRASSE strasse STRAßE"},
 	{`h(.)llo`, "h\xffllo hél"},
 	{`[^a]+`, "\xe2\x82 abc"},
