@@ -26,6 +26,9 @@ type expr struct {
 	category string
 	// named is the number of named groups.
 	named int
+	// slots holds the filter's slot of each group (see groupVals), -1
+	// for unnamed groups.
+	slots []int
 }
 
 // catTagRE matches gaol's <CAT=name> tag.

@@ -83,6 +83,10 @@ type Filter struct {
 	// any byte, or is empty.
 	startWith [256]uint64
 	startAny  uint64
+	// names holds the group name of each slot of the groups of a match
+	// (groupVals), slotOf the slot of each name.
+	names  []string
+	slotOf map[string]int
 }
 
 // maxFailRegex is the most failregexes a filter may have (fail2ban's
@@ -174,6 +178,7 @@ func Compile(spec Spec) (*Filter, error) {
 		return nil, err
 	}
 	f.precheck = len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2
+	f.nameSlots()
 	for i, e := range f.fail {
 		set := e.re.StartBytes()
 		if set == nil {

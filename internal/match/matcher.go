@@ -223,7 +223,7 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 			maps.Copy(merged, cur)
 			cur = merged
 		}
-		fl, st := m.failure(i, cur, rawLines(matched), t, hasTime)
+		fl, st := m.failure(i, f.valsOf(cur), rawLines(matched), t, hasTime)
 		switch st {
 		case failSkip:
 			continue
@@ -251,12 +251,12 @@ const (
 // failure makes the failure of failregex i from the groups cur of its
 // match (the prefregex's merged in) and the lines it spans, with the
 // state of <F-MLFID> connections.
-func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time.Time, hasTime bool) (Failure, failStep) {
+func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, hasTime bool) (Failure, failStep) {
 	var fd *failData
-	mlfid, hasMLFID := cur[groupMLFID]
+	mlfid, hasMLFID := cur.get(slotMLFID)
 	if hasMLFID {
 		fd = m.mergeFailure(mlfid, cur, matched)
-		if fd.vals[groupNoFail] != "" && !m.opts.CheckAll {
+		if fd.vals.str(slotNoFail) != "" && !m.opts.CheckAll {
 			return Failure{}, failStop
 		}
 	} else {
@@ -264,14 +264,14 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 	}
 	fl := Failure{Regex: i, Category: m.f.fail[i].category, Time: t, HasTime: hasTime}
 	// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
-	fid, hasFID := fd.vals[groupFID]
+	fid, hasFID := fd.vals.get(slotFID)
 	var ip string
 	have, isAddr := true, false
-	if v, ok := fd.vals[groupIP4]; ok {
+	if v, ok := fd.vals.get(slotIP4); ok {
 		ip, isAddr = v, true
-	} else if v, ok := fd.vals[groupIP6]; ok {
+	} else if v, ok := fd.vals.get(slotIP6); ok {
 		ip, isAddr = v, true
-	} else if v, ok := fd.vals[groupDNS]; ok {
+	} else if v, ok := fd.vals.get(slotDNS); ok {
 		ip = v
 		fl.HostName = true
 	} else if hasFID {
@@ -291,7 +291,7 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 	} else {
 		cidr, hasCIDR := "", false
 		if isAddr {
-			cidr, hasCIDR = fd.vals[groupCIDR]
+			cidr, hasCIDR = fd.vals.get(slotCIDR)
 		}
 		r := addrResult(ip, cidr, hasCIDR && cidr != "")
 		if !isAddr && !strings.ContainsAny(ip, ".:") {
@@ -303,21 +303,18 @@ func (m *Matcher) failure(i int, cur map[string]string, matched []string, t time
 			fl.ID = fid
 		}
 	}
-	fl.NoFail = fd.vals[groupNoFail] != ""
-	switch {
-	case !hasMLFID:
-		// The match's own groups and lines, which nothing else keeps.
-		fl.Matches = fd.matches
-		if !m.opts.NoFields {
-			fl.Fields = fd.vals
-		}
-	default:
+	fl.NoFail = fd.vals.str(slotNoFail) != ""
+	if !m.opts.NoFields {
+		fl.Fields = m.f.fieldMap(fd.vals)
+	}
+	if hasMLFID {
 		// The connection's, which go on changing.
 		fl.Matches = slices.Clone(fd.matches)
 		if !m.opts.NoFields {
-			fl.Fields = maps.Clone(fd.vals)
 			fl.Users = slices.Clone(fd.users)
 		}
+	} else {
+		fl.Matches = fd.matches // the match's own, which nothing else keeps
 	}
 	return fl, failEmit
 }
@@ -421,8 +418,8 @@ func splitLinesPy(s string) []string {
 // failData is the state of a failure fail2ban keeps in a dict: the
 // groups and the lines, users and flags of an <F-MLFID> connection.
 type failData struct {
-	vals          map[string]string // groups that took part
-	users         []string          // nil: none yet
+	vals          groupVals // groups that took part
+	users         []string  // nil: none yet
 	matches       []string
 	nofailMatches []string
 	pending       bool
@@ -437,29 +434,9 @@ func updateUsers(fd *failData, user string) []string {
 	return fd.users
 }
 
-// popTruthy removes key and reports whether its value was not empty.
-func popTruthy(m map[string]string, key string) bool {
-	v := m[key]
-	delete(m, key)
-	return v != ""
-}
-
 // mergeFailure merges a match into the state of its <F-MLFID>
 // connection, as fail2ban's Filter._mergeFailure.
-// identifierGroups are the groups that identify a failure.
-var identifierGroups = []string{groupIP4, groupIP6, groupDNS, groupFID}
-
-// hasIdentifier reports whether the groups of a line identify a failure.
-func hasIdentifier(vals map[string]string) bool {
-	for _, k := range identifierGroups {
-		if _, ok := vals[k]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []string) *failData {
+func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *failData {
 	now := m.opts.Now()
 	cached := m.cache.get(mlfid, now)
 	var flags int
@@ -469,25 +446,25 @@ func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []st
 		hadFail = 4
 		gained  = 8
 	)
-	if g := cur[groupMLFGained]; g != "" {
+	if g := cur.str(slotMLFGained); g != "" {
 		flags |= gained | noFail
-		if cur[groupNoFail] == "" {
-			cur[groupNoFail] = g
+		if cur.str(slotNoFail) == "" {
+			cur.set(slotNoFail, g)
 		}
-	} else if cur[groupNoFail] != "" {
+	} else if cur.str(slotNoFail) != "" {
 		flags |= noFail
 	}
-	if popTruthy(cur, groupMLFForget) {
+	if cur.pop(slotMLFForget) {
 		flags |= forget
 	}
 	var users []string
 	var fd *failData
 	if cached != nil {
-		users = updateUsers(cached, cur[groupUser])
-		if popTruthy(cached.vals, groupNoFail) {
+		users = updateUsers(cached, cur.str(slotUser))
+		if cached.vals.pop(slotNoFail) {
 			flags |= hadFail
 		}
-		if popTruthy(cached.vals, groupMLFGained) {
+		if cached.vals.pop(slotMLFGained) {
 			flags |= hadFail
 		}
 		if flags&gained != 0 {
@@ -501,12 +478,12 @@ func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []st
 		// merges the groups, so an IPv4 address seen earlier would win
 		// over an IPv6 one on this line, and a reused pid would carry an
 		// old connection's address).
-		if hasIdentifier(cur) {
-			for _, k := range identifierGroups {
-				delete(cached.vals, k)
+		if cur.hasIdentifier() {
+			for _, k := range [...]int{slotIP4, slotIP6, slotDNS, slotFID} {
+				cached.vals.del(k)
 			}
 		}
-		maps.Copy(cached.vals, cur)
+		cached.vals.update(cur)
 		fd = cached
 		if flags&forget != 0 {
 			m.cache.unset(mlfid)
@@ -514,15 +491,15 @@ func (m *Matcher) mergeFailure(mlfid string, cur map[string]string, matched []st
 	} else {
 		fd = &failData{vals: cur}
 		if flags&forget == 0 {
-			users = updateUsers(fd, cur[groupUser])
+			users = updateUsers(fd, cur.str(slotUser))
 			m.cache.set(mlfid, fd, now)
 		}
 	}
 	pending := fd.pending
 	fd.pending = false
 	if pending || len(users) > 1 {
-		delete(fd.vals, groupNoFail)
-		delete(fd.vals, groupMLFGained)
+		fd.vals.del(slotNoFail)
+		fd.vals.del(slotMLFGained)
 		flags &^= gained | noFail
 	}
 	if flags&noFail == 0 {

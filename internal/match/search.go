@@ -1,7 +1,6 @@
 package match
 
 import (
-	"maps"
 	"math/bits"
 	"time"
 
@@ -28,7 +27,7 @@ type Search struct {
 // candidate is a failregex match.
 type candidate struct {
 	regex int
-	vals  map[string]string // its groups, over the prefregex's
+	vals  groupVals // its groups, over the prefregex's
 }
 
 // Empty reports whether the search found nothing: applying it changes no
@@ -113,7 +112,7 @@ func (f *Filter) search(mach *pyre.Machine, buf string, checkAll bool) Search {
 		if checkAll {
 			continue
 		}
-		if hasIdentifier(cur) || hasKey(cur, groupMLFID) {
+		if cur.hasIdentifier() || cur.has(slotMLFID) {
 			break // this match decides
 		}
 		// No identifier at all: fail2ban goes on with the next
@@ -140,26 +139,14 @@ func (f *Filter) candidates(text string) uint64 {
 // matchGroups returns the groups of a failregex match (caps, over text)
 // with those of the prefregex's match (prefCaps over prefText, if the
 // filter has a prefregex) under them, as fail2ban merges them.
-func (f *Filter) matchGroups(e *expr, text string, caps []int, prefText string, prefCaps []int) map[string]string {
-	if f.pref == nil {
-		return e.groups(text, caps)
+func (f *Filter) matchGroups(e *expr, text string, caps []int, prefText string, prefCaps []int) groupVals {
+	out := f.newVals()
+	if f.pref != nil {
+		f.addGroups(out, f.pref, prefText, prefCaps)
+		out.del(slotContent)
 	}
-	if !e.simple() || !f.pref.simple() {
-		pre := f.pref.groups(prefText, prefCaps)
-		delete(pre, groupContent)
-		maps.Copy(pre, e.groups(text, caps))
-		return pre
-	}
-	out := make(map[string]string, f.pref.named+e.named)
-	f.pref.addGroups(out, prefText, prefCaps)
-	delete(out, groupContent)
-	e.addGroups(out, text, caps)
+	f.addGroups(out, e, text, caps)
 	return out
-}
-
-func hasKey(m map[string]string, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // Apply completes, in log order, the matching of a line searched with
