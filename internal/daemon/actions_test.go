@@ -38,7 +38,7 @@ actionunban = echo "unban <ip>" >> <file>
 	e.start()
 	pwned := filepath.Join(e.dir, "pwned")
 	evil := fmt.Sprintf("%s web1 sshd[77]: Failed password for invalid user $(touch %s)`touch %s`';touch %s;' from 198.51.100.1 port 50000 ssh2",
-		e.clock.now().Format(time.Stamp), pwned, pwned, pwned)
+		e.clock.Now().Format(time.Stamp), pwned, pwned, pwned)
 	e.appendLines("auth.log", evil, evil)
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	log := filepath.Join(e.dir, "actions.log")

@@ -19,6 +19,7 @@ import (
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/store"
 	"github.com/gaol-project/gaol/internal/store/sqlite"
+	"github.com/gaol-project/gaol/internal/testutil"
 )
 
 // fakeFirewall records what the daemon asks of a firewall.
@@ -115,25 +116,14 @@ type env struct {
 	logger       *slog.Logger // nil: discard
 	fw           *fakeFirewall
 	d            *Daemon
-	clock        *fakeClock
+	clock        *testutil.Clock
 	stop         func()
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
 }
 
 func newEnv(t *testing.T, jailLocal string) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, etc: filepath.Join(dir, "etc"), fw: newFakeFirewall(), clock: &fakeClock{t: time.Now().Truncate(time.Second)},
+	e := &env{t: t, dir: dir, etc: filepath.Join(dir, "etc"), fw: newFakeFirewall(), clock: testutil.NewClock(time.Now().Truncate(time.Second)),
 		resolver: &fakeResolver{names: map[string][]netip.Addr{}}}
 	os.MkdirAll(filepath.Join(e.etc, "jail.d"), 0o755)
 	// Log files that do not exist yet are waited for, not replaced by the
@@ -175,7 +165,7 @@ func (e *env) start() {
 		Store:        st,
 		Firewall:     e.fw,
 		Logger:       logger,
-		Now:          e.clock.now,
+		Now:          e.clock.Now,
 		LocalAddrs:   func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("192.0.2.99")}, nil },
 		Resolver:     e.resolver,
 		JournalDir:   e.journalDir,
@@ -317,7 +307,7 @@ func TestBanFlow(t *testing.T) {
 	e := newEnv(t, twoJails)
 	e.appendLines("auth.log", "old line")
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log",
 		failLine(now, "198.51.100.1"), failLine(now, "198.51.100.1"),
 		failLine(now, "2001:db8::7"),
@@ -382,7 +372,7 @@ func TestBanFlow(t *testing.T) {
 
 func TestRestoreAtStart(t *testing.T) {
 	e := newEnv(t, twoJails)
-	now := e.clock.now()
+	now := e.clock.Now()
 	ctx := context.Background()
 	_, err := e.db.AddBans(ctx, []store.Ban{
 		{Jail: "sshd", Prefix: netip.MustParsePrefix("198.51.100.1/32"), Start: now.Add(-time.Minute), End: now.Add(time.Hour)},
@@ -419,7 +409,7 @@ func TestRestoreAtStart(t *testing.T) {
 func TestReloadKeepsState(t *testing.T) {
 	e := newEnv(t, twoJails)
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.1"), failLine(now, "198.51.100.1"), failLine(now, "198.51.100.2"))
 	e.waitJail("other", func(js control.JailStatus) bool { return js.TotalFailed == 3 })
 	ctx := context.Background()
@@ -481,7 +471,7 @@ func TestFirewallFailureResynchronises(t *testing.T) {
 	e := newEnv(t, twoJails)
 	e.fw.failBan = 1
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.1"), failLine(now, "198.51.100.1"))
 	// The ban is recorded although the firewall failed, and the next tick
 	// replaces the sets whole.
@@ -498,8 +488,8 @@ func TestFirewallFailureResynchronises(t *testing.T) {
 func TestStaleLinesNotCounted(t *testing.T) {
 	e := newEnv(t, twoJails)
 	e.start()
-	old := e.clock.now().Add(-time.Hour)
-	e.appendLines("auth.log", failLine(old, "198.51.100.1"), failLine(old, "198.51.100.1"), failLine(e.clock.now(), "198.51.100.3"))
+	old := e.clock.Now().Add(-time.Hour)
+	e.appendLines("auth.log", failLine(old, "198.51.100.1"), failLine(old, "198.51.100.1"), failLine(e.clock.Now(), "198.51.100.3"))
 	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.TotalFailed == 1 })
 	if js.CurrentlyBanned != 0 {
 		t.Fatalf("lines older than findtime banned: %+v", js)

@@ -15,13 +15,6 @@ import (
 	"github.com/gaol-project/gaol/internal/ignore/utmp"
 )
 
-// advance moves the fake clock.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestIgnoreHostNamesRefresh(t *testing.T) {
 	e := newEnv(t, `
 [sshd]
@@ -32,7 +25,7 @@ ignoreip = trusted.example.org
 `)
 	e.resolver.set("trusted.example.org", "198.51.100.50")
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.50"), failLine(now, "198.51.100.51"))
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	if js := e.jail("sshd"); js.Banned[0] != "198.51.100.51" || js.TotalFailed != 1 {
@@ -41,7 +34,7 @@ ignoreip = trusted.example.org
 	// The name moves; after the refresh interval the new address is spared
 	// and the old one is not.
 	e.resolver.set("trusted.example.org", "198.51.100.60")
-	e.clock.advance(6 * time.Minute)
+	e.clock.Advance(6 * time.Minute)
 	deadline := time.Now().Add(10 * time.Second)
 	for !e.d.ignores("sshd", netip.MustParseAddr("198.51.100.60")) {
 		if time.Now().After(deadline) {
@@ -49,7 +42,7 @@ ignoreip = trusted.example.org
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	now = e.clock.now()
+	now = e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.60"), failLine(now, "198.51.100.50"))
 	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 2 })
 	if js.TotalFailed != 2 || js.Banned[0] != "198.51.100.50" {
@@ -65,7 +58,7 @@ logpath = DIR/auth.log
 maxretry = 1
 `)
 	rec := utmp.Record{Type: utmp.UserProcess, PID: 4242, Line: "pts/0", User: "alice", Host: "198.51.100.70",
-		Time: e.clock.now().Add(-time.Hour), Addr: utmp.AddrBytes(netip.MustParseAddr("198.51.100.70"))}
+		Time: e.clock.Now().Add(-time.Hour), Addr: utmp.AddrBytes(netip.MustParseAddr("198.51.100.70"))}
 	data, err := rec.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +76,7 @@ maxretry = 1
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.70"), failLine(now, "198.51.100.71"))
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	if js := e.jail("sshd"); js.Banned[0] != "198.51.100.71" {
@@ -123,7 +116,7 @@ ignorecommand = DIR/trusted.sh <ip>
 		t.Fatal(err)
 	}
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.appendLines("auth.log", failLine(now, "198.51.100.90"), failLine(now, "198.51.100.91"))
 	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	if js.Banned[0] != "198.51.100.91" || js.TotalFailed != 1 {

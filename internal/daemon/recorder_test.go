@@ -112,7 +112,7 @@ func TestBanEnforcedThenRecorded(t *testing.T) {
 	e.store = gs
 	e.logger = slog.New(slog.NewTextHandler(&logs, nil))
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	gs.hold()
 	e.appendLines("auth.log", failLine(now, "198.51.100.1"), failLine(now, "198.51.100.1"))
 	<-gs.entered
@@ -164,13 +164,13 @@ func TestBanEnforcedThenRecorded(t *testing.T) {
 func TestRecorderMergesBans(t *testing.T) {
 	e := newEnv(t, twoJails)
 	gs := newGatedStore(e.db)
-	d, err := New(Options{Store: gs, Logger: slog.New(slog.DiscardHandler), Now: e.clock.now})
+	d, err := New(Options{Store: gs, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.rec = newRecorder(d)
 	defer d.rec.close()
-	now := e.clock.now()
+	now := e.clock.Now()
 	ban := func(addr string) engine.Decision {
 		return engine.Decision{Action: engine.Ban, Jail: "sshd", Prefix: netip.MustParsePrefix(addr + "/32"), Start: now, End: now.Add(time.Hour)}
 	}

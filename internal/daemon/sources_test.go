@@ -166,8 +166,8 @@ maxretry = 2
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintln(f, failLine(e.clock.now(), fmt.Sprintf("198.51.100.%d", 20+i)))
-		fmt.Fprintln(f, failLine(e.clock.now(), "198.51.100.30"))
+		fmt.Fprintln(f, failLine(e.clock.Now(), fmt.Sprintf("198.51.100.%d", 20+i)))
+		fmt.Fprintln(f, failLine(e.clock.Now(), "198.51.100.30"))
 		f.Close()
 	}
 	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.TotalFailed == 4 })
@@ -187,13 +187,13 @@ maxretry = 2
 	e.appendLines("logs/a.log", "start")
 	e.start()
 	// A file that appears later is found and read from its start.
-	e.appendLines("logs/b.log", failLine(e.clock.now(), "198.51.100.61"), failLine(e.clock.now(), "198.51.100.61"))
+	e.appendLines("logs/b.log", failLine(e.clock.Now(), "198.51.100.61"), failLine(e.clock.Now(), "198.51.100.61"))
 	js := e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
 	if len(js.Files) != 2 {
 		t.Fatalf("files %v", js.Files)
 	}
 	// The first file is still followed.
-	e.appendLines("logs/a.log", failLine(e.clock.now(), "198.51.100.62"), failLine(e.clock.now(), "198.51.100.62"))
+	e.appendLines("logs/a.log", failLine(e.clock.Now(), "198.51.100.62"), failLine(e.clock.Now(), "198.51.100.62"))
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 2 })
 }
 
@@ -204,7 +204,7 @@ enabled = true
 logpath = DIR/auth.log
 maxretry = 2
 `)
-	e.appendLines("auth.log", failLine(e.clock.now(), "198.51.100.63"), failLine(e.clock.now(), "198.51.100.63"))
+	e.appendLines("auth.log", failLine(e.clock.Now(), "198.51.100.63"), failLine(e.clock.Now(), "198.51.100.63"))
 	e.fromStart = true
 	e.start()
 	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 1 })
@@ -229,7 +229,7 @@ datepattern = ^%%Y-%%m-%%d %%H:%%M:%%S
 `), 0o644)
 	e.appendLines("app.log", "start")
 	e.start()
-	ts := e.clock.now().Format(time.DateTime)
+	ts := e.clock.Now().Format(time.DateTime)
 	var lines []string
 	for range 2 {
 		lines = append(lines, ts+" LOGIN FAILED", ts+" client 198.51.100.88", ts+" client 198.51.100.89 logged in")
@@ -248,7 +248,7 @@ func TestLargeAppendInOrder(t *testing.T) {
 	const addrs, maxretry = 1500, 5
 	e := newEnv(t, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = DIR/auth.log\nmaxretry = %d\nbantime = 1h\n", maxretry))
 	e.start()
-	now := e.clock.now()
+	now := e.clock.Now()
 	var lines []string
 	for k := range maxretry {
 		for a := range addrs {
@@ -294,7 +294,7 @@ func TestConnectionStateAcrossChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start()
-	stamp := e.clock.now().Format(time.Stamp)
+	stamp := e.clock.Now().Format(time.Stamp)
 	var lines []string
 	for n := 1; n <= conns+lag; n++ {
 		if n <= conns {

@@ -70,7 +70,7 @@ func TestUseDNS(t *testing.T) {
 	e.resolver.set("tok.example", "203.0.113.9") // an <F-ID>: must not be looked up
 	e.start()
 
-	stamp := e.clock.now().Format(time.Stamp)
+	stamp := e.clock.Now().Format(time.Stamp)
 	app := func(msg string) string { return fmt.Sprintf("%s web1 app[5]: %s", stamp, msg) }
 	pid := 100
 	sshd := func(host string) string {

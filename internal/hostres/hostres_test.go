@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/testutil"
 )
 
 // fakeLookup answers from a table, counts lookups, and can hold them until
@@ -73,23 +75,6 @@ func (f *fakeLookup) LookupNetIP(ctx context.Context, network, host string) ([]n
 		return a, nil
 	}
 	return nil, fmt.Errorf("lookup %s: no such host", host)
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func addrs(ss ...string) []netip.Addr {
@@ -209,12 +194,12 @@ func TestResolve(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeLookup()
 			tt.setup(f)
-			clock := &fakeClock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+			clock := testutil.NewClock(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
 			o := tt.opts
-			o.Lookup, o.Now = f, clock.now
+			o.Lookup, o.Now = f, clock.Now
 			c := New(o)
 			for i, s := range tt.steps {
-				clock.advance(s.advance)
+				clock.Advance(s.advance)
 				got, fresh, err := c.Resolve(context.Background(), s.name)
 				if (err != nil) != s.wantErr {
 					t.Fatalf("step %d: %s: err %v, want error %v", i, s.name, err, s.wantErr)

@@ -13,25 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/testutil"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // script writes an executable /bin/sh script into dir and returns its path.
 func script(t *testing.T, dir, name, body string) string {
@@ -298,7 +282,7 @@ func TestCommandCache(t *testing.T) {
 	log := filepath.Join(dir, "runs")
 	check := script(t, dir, "check", `echo "$1" >> `+log+`
 case "$1" in 192.0.2.1) exit 0 ;; 192.0.2.2) exit 1 ;; *) exit 3 ;; esac`)
-	clock := &fakeClock{now: t0}
+	clock := testutil.NewClock(t0)
 	c := newCommand(t, CommandConfig{Command: check + " <ip>", CacheTTL: 5 * time.Minute, CacheSize: 2, Now: clock.Now})
 	ctx := context.Background()
 
@@ -339,7 +323,7 @@ case "$1" in 192.0.2.1) exit 0 ;; 192.0.2.2) exit 1 ;; *) exit 3 ;; esac`)
 func TestCommandCacheKeys(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "runs")
-	clock := &fakeClock{now: t0}
+	clock := testutil.NewClock(t0)
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -386,7 +370,7 @@ func TestCommandFlood(t *testing.T) {
 	check := script(t, dir, "check", `echo "$1" >> `+log+`
 while [ ! -e `+release+` ]; do sleep 0.01; done
 exit 0`)
-	clock := &fakeClock{now: t0}
+	clock := testutil.NewClock(t0)
 	c := newCommand(t, CommandConfig{Command: check + " <ip>", Now: clock.Now})
 	var wg sync.WaitGroup
 	for range 20 {

@@ -12,25 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/testutil"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // running is a Listener run by a test, with what it delivered.
 type running struct {
@@ -57,8 +41,8 @@ func run(t *testing.T, opts Options) *running {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
-		c := &fakeClock{t: testNow}
-		opts.Now = c.now
+		c := testutil.NewClock(testNow)
+		opts.Now = c.Now
 	}
 	l, err := New(opts)
 	if err != nil {
@@ -234,21 +218,21 @@ func TestMalformedKeepsListening(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	c := &fakeClock{t: testNow}
+	c := testutil.NewClock(testNow)
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
-	r := run(t, Options{TCP: "127.0.0.1:0", Rate: 1, Burst: 2, Now: c.now, Logger: logger})
+	r := run(t, Options{TCP: "127.0.0.1:0", Rate: 1, Burst: 2, Now: c.Now, Logger: logger})
 	tcp := dial(t, "tcp", r.l.TCPAddr())
 	for i := range 5 {
 		send(t, tcp, fmt.Sprintf("<13>Jun 15 11:00:00 h a: burst %d\n", i))
 	}
 	r.wait("5 handled", handled(5))
-	c.advance(time.Second) // one more token
+	c.Advance(time.Second) // one more token
 	send(t, tcp, "<13>Jun 15 11:00:00 h a: after a second\n")
 	send(t, tcp, "<13>Jun 15 11:00:00 h a: too soon\n")
 	r.wait("7 handled", handled(7))
-	c.advance(time.Minute) // bucket full again, and time for a new warning
+	c.Advance(time.Minute) // bucket full again, and time for a new warning
 	send(t, tcp, "<13>Jun 15 11:00:00 h a: a minute later\n")
 	send(t, tcp, "<13>Jun 15 11:00:00 h a: b minute later\n")
 	send(t, tcp, "<13>Jun 15 11:00:00 h a: c minute later\n")
