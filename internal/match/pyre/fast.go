@@ -284,7 +284,7 @@ func buildRepeat(sub *Node, lo, hi int, greedy bool, next node) (node, error) {
 		if hi < 0 {
 			l.hint = literalAfter(next)
 		}
-		if f := firstOf(next, nil); f != nil {
+		if f := firstOf(next); f != nil {
 			// Only the ASCII part counts: the shortcut is taken on runs
 			// of ASCII only.
 			l.possessive = f[0]&set.ascii[0] == 0 && f[1]&set.ascii[1] == 0
@@ -632,15 +632,31 @@ func literalAfter(n node) string {
 
 // firstOf returns the bytes a match of the continuation n can start with
 // at a position before the end of the text, or nil if it may start with
-// any (or take no text there). seen guards against loops.
-func firstOf(n node, seen map[node]bool) *[4]uint64 {
-	if seen[n] {
+// any (or take no text there, or it would take long to tell).
+func firstOf(n node) *[4]uint64 {
+	w := firstWalk{budget: 1000}
+	return w.first(n)
+}
+
+// firstWalk is the state of firstOf: the loops it is in, and how many more
+// nodes it may look at (a continuation with optional parts is looked at
+// once per way into it).
+type firstWalk struct {
+	seen   map[node]bool
+	budget int
+}
+
+func (w *firstWalk) first(n node) *[4]uint64 {
+	if w.seen[n] {
 		return new([4]uint64) // adds nothing to what the loop adds
+	}
+	if w.budget--; w.budget < 0 {
+		return nil
 	}
 	union := func(ns ...node) *[4]uint64 {
 		out := new([4]uint64)
 		for _, x := range ns {
-			f := firstOf(x, seen)
+			f := w.first(x)
 			if f == nil {
 				return nil
 			}
@@ -658,7 +674,7 @@ func firstOf(n node, seen map[node]bool) *[4]uint64 {
 	switch x := n.(type) {
 	case *litNode:
 		if x.lit == "" {
-			return firstOf(x.next, seen)
+			return w.first(x.next)
 		}
 		return one(x.lit[0])
 	case *runeNode:
@@ -667,7 +683,7 @@ func firstOf(n node, seen map[node]bool) *[4]uint64 {
 		if x.min >= 1 {
 			return &x.set.bytes
 		}
-		f := firstOf(x.next, seen)
+		f := w.first(x.next)
 		if f == nil {
 			return nil
 		}
@@ -677,9 +693,9 @@ func firstOf(n node, seen map[node]bool) *[4]uint64 {
 		}
 		return &out
 	case *capNode:
-		return firstOf(x.next, seen)
+		return w.first(x.next)
 	case *needNode:
-		return firstOf(x.next, seen)
+		return w.first(x.next)
 	case *questNode:
 		return union(x.body, x.next)
 	case *altNode:
@@ -690,11 +706,11 @@ func firstOf(n node, seen map[node]bool) *[4]uint64 {
 		if x.body == nil {
 			return nil // being built
 		}
-		if seen == nil {
-			seen = map[node]bool{}
+		if w.seen == nil {
+			w.seen = map[node]bool{}
 		}
-		seen[x] = true
-		defer delete(seen, x)
+		w.seen[x] = true
+		defer delete(w.seen, x)
 		return union(x.body, x.next)
 	case *assertNode:
 		switch x.op {
@@ -703,7 +719,7 @@ func firstOf(n node, seen map[node]bool) *[4]uint64 {
 		case OpEndText:
 			return new([4]uint64)
 		case OpWordBoundary, OpNoWordBoundary:
-			return firstOf(x.next, seen)
+			return w.first(x.next)
 		}
 	}
 	return nil

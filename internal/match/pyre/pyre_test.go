@@ -540,3 +540,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFirstOfBounded checks that a continuation of many nested optional
+// parts compiles at once (firstOf gives up rather than look at every way
+// through it) and still matches as the fallback engine does.
+func TestFirstOfBounded(t *testing.T) {
+	expr := `(\d*)` + strings.Repeat(`(?:(?:(?:x?)?)?)?`, 30) + `y`
+	re := MustCompile(expr, Options{})
+	if re.fast == nil {
+		t.Fatalf("%q: no fast program", expr)
+	}
+	checkFast(t, expr, "123xxy")
+}
