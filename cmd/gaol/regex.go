@@ -171,7 +171,7 @@ func cmdRegex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		now:     now,
 		workers: o.workers,
 	}
-	if resolvesNames(flt.spec.UseDNS) {
+	if flt.compiled.ResolvesNames() {
 		r.hosts = &regexHosts{cache: hostres.New(hostres.Options{Lookup: hostLookup}), stderr: stderr}
 	}
 	if o.asJSON {
@@ -1040,16 +1040,6 @@ func failureHost(fl *match.Failure) string {
 // hostLookup looks up the host names failures name under usedns = yes or
 // warn, for `gaol regex` and `gaol server`; tests replace it.
 var hostLookup hostres.Lookuper = net.DefaultResolver
-
-// resolvesNames reports whether a usedns setting resolves host names: yes
-// or warn (the default).
-func resolvesNames(useDNS string) bool {
-	switch strings.ToLower(strings.TrimSpace(useDNS)) {
-	case "", "yes", "warn", "true", "on", "1":
-		return true
-	}
-	return false
-}
 
 // regexHosts resolves the host names failures name, as fail2ban-regex
 // does under usedns = yes or warn: a failure counts once for each address

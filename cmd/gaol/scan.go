@@ -14,7 +14,6 @@ import (
 
 	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/control"
-	"github.com/gaol-project/gaol/internal/daemon"
 	"github.com/gaol-project/gaol/internal/geo"
 	"github.com/gaol-project/gaol/internal/ignore"
 	"github.com/gaol-project/gaol/internal/match"
@@ -54,12 +53,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError("--now: %v", err)
 		}
 	}
-	if *configDir != "" {
-		if fi, err := os.Stat(*configDir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("--config %s: not a directory", *configDir)
-		}
-	}
-	cfg, filters, err := daemon.Load(*configDir)
+	cfg, filters, err := loadConfig(*configDir)
 	if err != nil {
 		return err
 	}

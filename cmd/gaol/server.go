@@ -21,6 +21,7 @@ import (
 	"github.com/gaol-project/gaol/internal/firewall/ipset"
 	"github.com/gaol-project/gaol/internal/firewall/nft"
 	"github.com/gaol-project/gaol/internal/geo"
+	"github.com/gaol-project/gaol/internal/match"
 	"github.com/gaol-project/gaol/internal/store/sqlite"
 )
 
@@ -58,14 +59,9 @@ func cmdServer(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError("--purge-age: %q is not a positive duration", *purgeAge)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	if *configDir != "" {
-		if fi, err := os.Stat(*configDir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("--config %s: not a directory", *configDir)
-		}
-	}
 
 	// Validate the configuration before touching anything.
-	cfg, filters, err := daemon.Load(*configDir)
+	cfg, filters, err := loadConfig(*configDir)
 	if err != nil {
 		return err
 	}
@@ -147,12 +143,7 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	if len(pos) > 0 {
 		return usageError("check takes no arguments, got %q", pos)
 	}
-	if *configDir != "" {
-		if fi, err := os.Stat(*configDir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("--config %s: not a directory", *configDir)
-		}
-	}
-	cfg, _, err := daemon.Load(*configDir)
+	cfg, _, err := loadConfig(*configDir)
 	if err != nil {
 		return err
 	}
@@ -224,4 +215,15 @@ func openFirewall(kind string, log *slog.Logger) (daemon.Firewall, func(), error
 		return fw, func() { fw.Close() }, nil
 	}
 	return nil, nil, usageError("--firewall: %q is not auto, nftables or ipset", kind)
+}
+
+// loadConfig loads and compiles the configuration of `--config DIR` ("":
+// the embedded defaults alone), as the daemon would.
+func loadConfig(dir string) (*config.Config, map[string]*match.Filter, error) {
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("--config %s: not a directory", dir)
+		}
+	}
+	return daemon.Load(dir)
 }

@@ -99,7 +99,9 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 	jails := map[string]*jailRuntime{}
 	for _, j := range cfg.Enabled() {
 		rt := &jailRuntime{cfg: j, filter: filters[j.Name]}
-		rt.useDNS = jailDNS(j)
+		if rt.filter != nil && rt.filter.ResolvesNames() {
+			rt.useDNS = rt.filter.UseDNS()
+		}
 		rt.ignore.spec = j.Ignore
 		if d.opts.LocalAddrs != nil {
 			rt.ignore.spec.LocalAddrs = d.opts.LocalAddrs

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -184,11 +183,8 @@ func New(opts Options) (*Daemon, error) {
 		calls:    make(chan call),
 	}
 	d.eng = engine.New(d.now)
-	var lookup hostres.Lookuper = net.DefaultResolver
-	if opts.Resolver != nil {
-		lookup = opts.Resolver
-	}
-	d.hosts = hostres.New(hostres.Options{Lookup: lookup, Now: d.now})
+	// A nil Resolver is a nil Lookup: the system's.
+	d.hosts = hostres.New(hostres.Options{Lookup: opts.Resolver, Now: d.now})
 	if opts.RunActions {
 		a, err := command.New(command.Options{Logger: opts.Logger.With("actions", true)})
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/gaol-project/gaol/internal/config"
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/match"
 )
@@ -13,18 +12,6 @@ import (
 // under usedns = yes or warn, a failure of each address the name resolves
 // to (fail2ban's DNSUtils.textToIp); under no or raw it counts for nothing.
 // Answers, failed lookups included, are cached (hostres).
-
-// jailDNS returns the usedns mode under which a jail resolves host names:
-// "yes" or "warn", or "" when it does not.
-func jailDNS(j *config.Jail) string {
-	switch j.UseDNS {
-	case "":
-		return "warn"
-	case "yes", "warn":
-		return j.UseDNS
-	}
-	return ""
-}
 
 // namesHost reports whether a stateless filter's result is a failure that
 // names a host the jail resolves.

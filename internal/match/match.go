@@ -201,6 +201,14 @@ func (f *Filter) Name() string { return f.spec.Name }
 // with a detector for it (a Matcher does that).
 func (f *Filter) DatePattern() string { return f.spec.DatePattern }
 
+// UseDNS returns the filter's usedns setting: "yes", "warn", "no" or
+// "raw".
+func (f *Filter) UseDNS() string { return f.useDNS }
+
+// ResolvesNames reports whether a failure that names a host counts for
+// each address of the name (usedns "yes" or "warn").
+func (f *Filter) ResolvesNames() bool { return f.useDNS == "yes" || f.useDNS == "warn" }
+
 // MaxLines returns the number of lines a failregex may span.
 func (f *Filter) MaxLines() int { return f.maxLines }
 

@@ -1,7 +1,6 @@
 package match
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -166,16 +165,13 @@ func joinBuf(lines []bufLine) string {
 	return b.String()
 }
 
-// find is fail2ban's Filter.findFailure.
+// find is fail2ban's Filter.findFailure for a filter that buffers lines
+// (maxlines > 1; single lines go through Search and apply).
 func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 	f := m.f
-	if f.maxLines > 1 {
-		m.buf = append(m.buf, line)
-		if len(m.buf) > f.maxLines {
-			m.buf = slices.Clone(m.buf[len(m.buf)-f.maxLines:])
-		}
-	} else {
-		m.buf = []bufLine{line}
+	m.buf = append(m.buf, line)
+	if len(m.buf) > f.maxLines {
+		m.buf = slices.Clone(m.buf[len(m.buf)-f.maxLines:])
 	}
 	org := m.buf
 	buf := joinBuf(org)
@@ -184,17 +180,20 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 			return nil
 		}
 	}
-	var pre map[string]string
+	// The prefregex's match, whose groups lie under each failregex's.
+	var (
+		prefText string
+		prefCaps []int
+	)
 	if f.pref != nil {
 		caps := f.find(f.pref, m.m, buf)
 		if caps == nil {
 			return nil
 		}
-		pre = f.pref.groups(buf, caps)
-		if c := pre[groupContent]; c != "" {
+		prefText, prefCaps = buf, slices.Clone(caps)
+		if c, ok := group(buf, caps, f.pref.content); ok && c != "" {
 			m.buf, buf = []bufLine{{text: c}}, ""
 		}
-		delete(pre, groupContent)
 	}
 	var out []Failure
 	for i, e := range f.fail {
@@ -207,7 +206,7 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 		}
 		m.failHits[i]++
 		matched, unmatched := e.splitLines(buf, caps, org)
-		cur := e.groups(buf, caps)
+		cur := f.matchGroups(e, buf, caps, prefText, prefCaps)
 		if len(f.ignore) > 0 && m.ignoreLine(buf, org, matched, unmatched) {
 			buf = ""
 			if !m.opts.CheckAll {
@@ -215,15 +214,8 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 			}
 			continue
 		}
-		if !m.opts.CheckAll || f.maxLines > 1 {
-			m.buf, buf = unmatched, ""
-		}
-		if pre != nil {
-			merged := maps.Clone(pre)
-			maps.Copy(merged, cur)
-			cur = merged
-		}
-		fl, st := m.failure(i, f.valsOf(cur), rawLines(matched), t, hasTime)
+		m.buf, buf = unmatched, ""
+		fl, st := m.failure(i, cur, rawLines(matched), t, hasTime)
 		switch st {
 		case failSkip:
 			continue

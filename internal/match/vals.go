@@ -125,17 +125,6 @@ func (f *Filter) addGroups(out groupVals, e *expr, s string, caps []int) {
 	}
 }
 
-// valsOf returns groups as a map holds them.
-func (f *Filter) valsOf(m map[string]string) groupVals {
-	out := f.newVals()
-	for name, v := range m {
-		if k, ok := f.slotOf[name]; ok { // every name of a match has one
-			out[k] = groupVal{v, true}
-		}
-	}
-	return out
-}
-
 // fieldMap returns the groups that took part as a map (Failure.Fields).
 func (f *Filter) fieldMap(v groupVals) map[string]string {
 	n := 0
