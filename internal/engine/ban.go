@@ -25,15 +25,16 @@ func (e *Engine) ban(j *jail, p netip.Prefix, now time.Time, info banInfo) Decis
 	if old, ok := j.bans[p]; ok {
 		e.removeBan(j, old)
 	}
-	count := e.earlierBans(j, p)
+	h := e.history[p]
 	end := time.Time{}
-	if d := e.banTime(j, count); d > 0 {
+	if d := e.banTime(j, h.earlier(j)); d > 0 {
 		end = now.Add(d)
 	}
 	b := &banEntry{ActiveBan: ActiveBan{
 		Jail: j.cfg.Name, Prefix: p, Start: now, End: end, Failures: info.failures,
-		Manual: info.manual, Count: e.recordBan(j.cfg.Name, p, now), Category: info.category,
+		Manual: info.manual, Count: h.record(j.cfg.Name, now), Category: info.category,
 	}, index: -1}
+	e.history[p] = h
 	e.addBan(j, b)
 	j.totalB++
 	return Decision{
@@ -43,23 +44,14 @@ func (e *Engine) ban(j *jail, p netip.Prefix, now time.Time, info banInfo) Decis
 	}
 }
 
-// recordBan counts a ban of p in the history and returns its number in the
-// jail.
-func (e *Engine) recordBan(jail string, p netip.Prefix, now time.Time) int {
-	var n int
-	for _, k := range []histKey{{jail, p}, {"", p}} {
-		h := e.history[k]
-		if h == nil {
-			h = &history{}
-			e.history[k] = h
-		}
-		h.count++
-		h.last = now
-		if k.jail != "" {
-			n = h.count
-		}
-	}
-	return n
+// record counts a ban in jail at now and returns its number in the jail.
+func (h *history) record(jail string, now time.Time) int {
+	t := h.tally(jail, true)
+	t.count++
+	t.last = now
+	h.all.count++
+	h.all.last = now
+	return t.count
 }
 
 // banTime is the length of the ban of a prefix banned count times before;
@@ -109,7 +101,10 @@ type subnetHit struct {
 }
 
 // follow adds to ds what its bans lead to: subnet bans and recidive bans.
-func (e *Engine) follow(j *jail, ds []Decision) []Decision {
+func (e *Engine) follow(j *jail, ds []Decision, now time.Time) []Decision {
+	if j.cfg.Subnet == nil && len(e.recidive) == 0 {
+		return ds // the common case: nothing can follow
+	}
 	for i := 0; i < len(ds); i++ {
 		d := ds[i]
 		if d.Action != Ban {
@@ -122,14 +117,13 @@ func (e *Engine) follow(j *jail, ds []Decision) []Decision {
 		if bj.cfg.Recidive || d.Manual || d.Reason != "" {
 			continue // recidive counts the bans failures caused
 		}
-		for _, name := range e.Jails() {
-			rj := e.jails[name]
-			if !rj.cfg.Recidive {
-				continue
+		var line string
+		for _, rj := range e.recidive {
+			if line == "" {
+				line = fmt.Sprintf("%s: ban %s (%d failures)", d.Jail, prefixString(d.Prefix), d.Failures)
 			}
-			line := fmt.Sprintf("%s: ban %s (%d failures)", d.Jail, prefixString(d.Prefix), d.Failures)
-			if _, rd := e.fail(rj, Failure{Addr: d.Prefix.Addr(), Time: d.Start, Line: line, Category: d.Category}); rd != nil {
-				ds = append(ds, *rd)
+			if out, rd := e.fail(rj, Failure{Addr: d.Prefix.Addr(), Time: d.Start, Line: line, Category: d.Category}, now); out == Banned {
+				ds = append(ds, rd)
 			}
 		}
 	}
@@ -201,9 +195,9 @@ func (e *Engine) ManualBan(r BanRequest) (Decision, error) {
 	if !r.Force && j.ignoredPrefix(p) {
 		return Decision{}, fmt.Errorf("%v in jail %q: %w (use --force to ban it anyway)", p, r.Jail, ErrIgnored)
 	}
-	for k := range j.fails {
+	for k, fl := range j.fails {
 		if p.Overlaps(k) {
-			delete(j.fails, k)
+			j.dropFails(k, fl.newest())
 		}
 	}
 	return e.ban(j, p, e.now(), banInfo{manual: true}), nil
@@ -258,9 +252,9 @@ func (e *Engine) Unban(jailName string, p netip.Prefix) ([]Decision, error) {
 			}
 		}
 		// An unbanned address starts with a clean slate.
-		for k := range j.fails {
+		for k, fl := range j.fails {
 			if p.Overlaps(k) {
-				delete(j.fails, k)
+				j.dropFails(k, fl.newest())
 			}
 		}
 	}
@@ -295,8 +289,8 @@ func (e *Engine) Expire() []Decision {
 	for _, j := range e.jails {
 		cutoff := now.Add(-j.maxFind)
 		for k, fl := range j.fails {
-			if !fl.newest().After(cutoff) {
-				delete(j.fails, k)
+			if t := fl.newest(); !t.After(cutoff) {
+				j.dropFails(k, t)
 			}
 		}
 		if j.cfg.Subnet != nil {
@@ -324,7 +318,7 @@ func (e *Engine) NextExpiry() (time.Time, bool) {
 func (e *Engine) addBan(j *jail, b *banEntry) {
 	j.bans[b.Prefix] = b
 	if !b.Prefix.IsSingleIP() {
-		j.wide[wideKey(b.Prefix)]++
+		j.countWide(b.Prefix, 1)
 	}
 	if !b.End.IsZero() {
 		heap.Push(&e.expiry, b)
@@ -333,10 +327,8 @@ func (e *Engine) addBan(j *jail, b *banEntry) {
 
 func (e *Engine) removeBan(j *jail, b *banEntry) {
 	delete(j.bans, b.Prefix)
-	if k := wideKey(b.Prefix); !b.Prefix.IsSingleIP() {
-		if j.wide[k]--; j.wide[k] == 0 {
-			delete(j.wide, k)
-		}
+	if !b.Prefix.IsSingleIP() {
+		j.countWide(b.Prefix, -1)
 	}
 	if b.index >= 0 {
 		heap.Remove(&e.expiry, b.index)

@@ -274,10 +274,11 @@ type jail struct {
 	cfg     JailConfig
 	fails   map[netip.Prefix]*failures
 	bans    map[netip.Prefix]*banEntry
-	wide    map[int]int // bans that are not single addresses, by prefix length (IPv4 lengths + 96)
+	wide    []wideBans // bans that are not single addresses, by prefix length (sorted by wideKey)
 	subnets map[netip.Prefix][]subnetHit
 	totalF  int
 	totalB  int
+	failed  failedCount // CurrentlyFailed, kept up to date as fails changes
 	// derived from cfg
 	maxFind  time.Duration // longest window
 	maxRetry int           // largest count of any window
@@ -288,14 +289,48 @@ type banEntry struct {
 	index int // in the expiry heap; -1 when not in it
 }
 
-type histKey struct {
-	jail   string // "" = every jail
-	prefix netip.Prefix
+// history is how often one prefix was banned: in every jail and in each.
+// The first jail is kept inline: most prefixes are banned by one jail
+// only, and then the history takes no allocation of its own.
+type history struct {
+	all   banTally
+	first jailTally   // jail "" until the first ban
+	more  []jailTally // the other jails
 }
 
-type history struct {
+type jailTally struct {
+	jail string
+	banTally
+}
+
+type banTally struct {
 	count int
 	last  time.Time
+}
+
+// tally returns the tally of jail ("" = every jail), adding one if add
+// is set, or nil. The pointer is into h.
+func (h *history) tally(jail string, add bool) *banTally {
+	switch {
+	case jail == "":
+		return &h.all
+	case h.first.jail == jail:
+		return &h.first.banTally
+	}
+	for i := range h.more {
+		if h.more[i].jail == jail {
+			return &h.more[i].banTally
+		}
+	}
+	switch {
+	case !add:
+		return nil
+	case h.first.jail == "":
+		h.first.jail = jail
+		return &h.first.banTally
+	}
+	h.more = append(h.more, jailTally{jail: jail})
+	return &h.more[len(h.more)-1].banTally
 }
 
 // Engine holds the failure windows, active bans and ban history of every
@@ -305,12 +340,14 @@ type Engine struct {
 	rand    func() float64
 	jails   map[string]*jail
 	expiry  expiryHeap
-	history map[histKey]*history
+	history map[netip.Prefix]history
+	// recidive are the recidive jails, sorted by name.
+	recidive []*jail
 }
 
 // New returns an engine reading time from now.
 func New(now func() time.Time) *Engine {
-	return &Engine{now: now, rand: rand.Float64, jails: make(map[string]*jail), history: make(map[histKey]*history)}
+	return &Engine{now: now, rand: rand.Float64, jails: make(map[string]*jail), history: make(map[netip.Prefix]history)}
 }
 
 // SetRand sets the source of randomness for bantime.rndtime: a function
@@ -349,7 +386,6 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 			j = &jail{
 				fails:   make(map[netip.Prefix]*failures),
 				bans:    make(map[netip.Prefix]*banEntry),
-				wide:    make(map[int]int),
 				subnets: make(map[netip.Prefix][]subnetHit),
 			}
 			e.jails[c.Name] = j
@@ -357,11 +393,18 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 			// Failures counted by other prefixes cannot be carried over.
 			clear(j.fails)
 		}
+		j.failed.invalidate()
 		j.cfg = c
 		j.maxFind, j.maxRetry = c.FindTime, c.MaxRetry
 		for _, w := range c.Windows {
 			j.maxFind = max(j.maxFind, w.FindTime)
 			j.maxRetry = max(j.maxRetry, w.MaxRetry)
+		}
+	}
+	e.recidive = nil
+	for _, name := range e.Jails() {
+		if j := e.jails[name]; j.cfg.Recidive {
+			e.recidive = append(e.recidive, j)
 		}
 	}
 	sortDecisions(out)
@@ -384,13 +427,7 @@ func (e *Engine) Stats(jailName string) (JailStats, error) {
 	if !ok {
 		return JailStats{}, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
 	}
-	cutoff := e.now().Add(-j.cfg.FindTime)
-	cur := 0
-	for _, fl := range j.fails {
-		if fl.newest().After(cutoff) {
-			cur++
-		}
-	}
+	cur := j.currentlyFailed(e.now().Add(-j.cfg.FindTime))
 	return JailStats{CurrentlyFailed: cur, TotalFailed: j.totalF, CurrentlyBanned: len(j.bans), TotalBanned: j.totalB}, nil
 }
 
@@ -440,8 +477,9 @@ func (e *Engine) BannedIn(addr netip.Addr) []ActiveBan {
 // BanCount returns how often prefix was banned in jail ("" = in every
 // jail) since the history began.
 func (e *Engine) BanCount(jail string, p netip.Prefix) int {
-	if h := e.history[histKey{jail, canonical(p)}]; h != nil {
-		return h.count
+	h := e.history[canonical(p)]
+	if t := h.tally(jail, false); t != nil {
+		return t.count
 	}
 	return 0
 }
@@ -451,17 +489,17 @@ func (e *Engine) BanCount(jail string, p netip.Prefix) int {
 func (e *Engine) RestoreHistory(counts []BanCount) {
 	for _, c := range counts {
 		p := canonical(c.Prefix)
-		for _, k := range []histKey{{c.Jail, p}, {"", p}} {
-			h := e.history[k]
-			if h == nil {
-				h = &history{}
-				e.history[k] = h
-			}
-			h.count += c.Count
-			if c.Last.After(h.last) {
-				h.last = c.Last
+		h := e.history[p]
+		// Jail "" is the tally of every jail: such a count adds to it
+		// twice, as it always has.
+		for _, jail := range [2]string{c.Jail, ""} {
+			t := h.tally(jail, true)
+			t.count += c.Count
+			if c.Last.After(t.last) {
+				t.last = c.Last
 			}
 		}
+		e.history[p] = h
 	}
 }
 
@@ -492,8 +530,8 @@ func (j *jail) banned(addr netip.Addr) *banEntry {
 	if addr.Is4() {
 		off = 96
 	}
-	for key := range j.wide {
-		bits := key - off
+	for _, w := range j.wide {
+		bits := w.key - off
 		if bits < 0 || bits >= addr.BitLen() {
 			continue
 		}
@@ -505,7 +543,30 @@ func (j *jail) banned(addr netip.Addr) *banEntry {
 	return nil
 }
 
-// wideKey is the key of a prefix length in jail.wide.
+// wideBans counts a jail's bans of one prefix length.
+type wideBans struct {
+	key int // wideKey
+	n   int
+}
+
+// countWide adds n to the count of bans of p's length, keeping j.wide
+// sorted and free of zero counts.
+func (j *jail) countWide(p netip.Prefix, n int) {
+	k := wideKey(p)
+	i, found := slices.BinarySearchFunc(j.wide, k, func(w wideBans, k int) int { return w.key - k })
+	switch {
+	case !found:
+		j.wide = slices.Insert(j.wide, i, wideBans{k, n})
+	case j.wide[i].n+n == 0:
+		j.wide = slices.Delete(j.wide, i, i+1)
+	default:
+		j.wide[i].n += n
+	}
+}
+
+// wideKey is the key of a prefix length in jail.wide: IPv6 lengths as
+// they are, IPv4 lengths + 96, so that the widest prefixes of a family
+// come first.
 func wideKey(p netip.Prefix) int {
 	if p.Addr().Is4() {
 		return p.Bits() + 96

@@ -11,10 +11,39 @@ import (
 // failures are the recent failures of one prefix: the newest ones within
 // the jail's longest window, oldest first. Every window ends at the newest
 // failure, so the newest maxRetry entries are all any window can need.
+//
+// A failures must not be copied: its slices start in its own arrays.
 type failures struct {
 	entries  []failEntry
 	matches  []string // last MaxMatches lines
 	category string   // of the newest failure that had one
+	// Room for the entries and lines of a jail with a small maxretry (add
+	// holds maxretry+1 entries for a moment), so that a prefix costs one
+	// allocation; more move onto the heap as appends do.
+	entryRoom [inlineRetry + 1]failEntry
+	lineRoom  [inlineRetry]string
+}
+
+// inlineRetry is the largest maxretry whose failures fit in a failures.
+const inlineRetry = 5
+
+func newFailures() *failures {
+	fl := &failures{}
+	fl.entries = fl.entryRoom[:0]
+	fl.matches = fl.lineRoom[:0]
+	return fl
+}
+
+// takeMatches returns the lines for a Decision, in a slice that does not
+// keep fl alive.
+func (fl *failures) takeMatches() []string {
+	switch {
+	case len(fl.matches) == 0:
+		return []string{}
+	case cap(fl.matches) > len(fl.lineRoom):
+		return fl.matches // on the heap already
+	}
+	return slices.Clone(fl.matches)
 }
 
 type failEntry struct {
@@ -77,39 +106,40 @@ func (e *Engine) Fail(jailName string, f Failure) (Outcome, []Decision, error) {
 	if !ok {
 		return 0, nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
 	}
-	out, d := e.fail(j, f)
-	if d == nil {
+	now := e.now()
+	out, d := e.fail(j, f, now)
+	if out != Banned {
 		return out, nil, nil
 	}
-	ds := []Decision{*d}
-	return out, e.follow(j, ds), nil
+	return out, e.follow(j, []Decision{d}, now), nil
 }
 
-func (e *Engine) fail(j *jail, f Failure) (Outcome, *Decision) {
+// fail records a failure at now; the Decision is the ban it leads to when
+// the outcome is Banned.
+func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, Decision) {
 	addr := f.Addr.Unmap()
 	if j.ignored(addr) {
-		return Ignored, nil
+		return Ignored, Decision{}
 	}
-	now := e.now()
 	t := f.Time
 	if t.IsZero() || t.After(now) {
 		t = now
 	}
 	if !t.After(now.Add(-j.maxFind)) {
-		return Stale, nil
+		return Stale, Decision{}
 	}
 	if j.banned(addr) != nil {
-		return AlreadyBanned, nil
+		return AlreadyBanned, Decision{}
 	}
 	p := j.prefixOf(addr)
 	j.totalF++
 	fl := j.fails[p]
-	if fl == nil {
-		fl = &failures{
-			entries: make([]failEntry, 0, min(j.maxRetry, 16)),
-			matches: make([]string, 0, min(j.maxRetry, MaxMatches)),
-		}
-		j.fails[p] = fl
+	known := fl != nil
+	var before time.Time // the newest failure before this one
+	if known {
+		before = fl.newest()
+	} else {
+		fl = newFailures()
 	}
 	fl.add(t, e.weight(j, p), j)
 	if f.Line != "" {
@@ -123,12 +153,19 @@ func (e *Engine) fail(j *jail, f Failure) (Outcome, *Decision) {
 	}
 	n, ok := fl.reached(&j.cfg)
 	if !ok {
-		return Counted, nil
+		if known {
+			j.failed.move(before, fl.newest())
+		} else {
+			j.fails[p] = fl
+			j.failed.add(fl.newest())
+		}
+		return Counted, Decision{}
 	}
-	delete(j.fails, p)
-	// The failures are forgotten: the decision can take their lines.
-	d := e.ban(j, p, now, banInfo{failures: n, matches: fl.matches, category: fl.category})
-	return Banned, &d
+	if known {
+		j.dropFails(p, before)
+	}
+	d := e.ban(j, p, now, banInfo{failures: n, matches: fl.takeMatches(), category: fl.category})
+	return Banned, d
 }
 
 // weight is how much one failure of p counts. As in fail2ban, with
@@ -147,12 +184,18 @@ func (e *Engine) weight(j *jail, p netip.Prefix) int {
 
 // earlierBans counts the earlier bans of p that bantime.increment looks at.
 func (e *Engine) earlierBans(j *jail, p netip.Prefix) int {
-	k := histKey{j.cfg.Name, p}
+	h := e.history[p]
+	return h.earlier(j)
+}
+
+// earlier counts the bans in h that bantime.increment looks at in j.
+func (h *history) earlier(j *jail) int {
+	jail := j.cfg.Name
 	if j.cfg.Increment != nil && j.cfg.Increment.OverallJails {
-		k.jail = ""
+		jail = ""
 	}
-	if h := e.history[k]; h != nil {
-		return h.count
+	if t := h.tally(jail, false); t != nil {
+		return t.count
 	}
 	return 0
 }

@@ -2,8 +2,8 @@ package pyre
 
 import (
 	"errors"
+	"math"
 	"slices"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,7 +26,7 @@ import (
 var errUnsupported = errors.New("expression not supported by the fast matcher")
 
 // Step budget of one search: stepsPerByte per byte of input plus
-// stepsBase, at most stepsMax (which also bounds the recursion depth).
+// stepsBase, at most stepsMax (which also bounds the backtracking stack).
 const (
 	stepsPerByte = 16
 	stepsBase    = 1024
@@ -35,15 +35,13 @@ const (
 
 // program is an expression compiled for the fast matcher.
 type program struct {
-	start    node
-	anchored bool // the expression starts with \A: only position 0 is tried
-	ncap     int  // number of group slots: 2 * (groups + 1)
+	insts    []inst
+	startPC  int32 // the first instruction
+	anchored bool  // the expression starts with \A: only position 0 is tried
+	ncap     int   // number of group slots: 2 * (groups + 1)
 	// first, if not nil, holds the bytes a match can start with (bit c of
 	// first[c/64]); other positions are not tried.
 	first *[4]uint64
-	// startLook, if not nil, is a leading lookahead checked before the
-	// program at each position (it is also part of start).
-	startLook func(s string, i int) bool
 }
 
 // Machine is the state of searches; it is reused to avoid allocations and
@@ -51,20 +49,21 @@ type program struct {
 type Machine struct {
 	s      string
 	caps   []int
-	steps  int   // left in the budget
-	stack  []int // positions saved by runeLoop over non-ASCII text
-	saved  []int // group slots saved by lookaround and atomic groups
-	ends   []int // lookbehind targets and atomic group ends
-	failed bool  // the budget ran out
+	steps  int     // left in the budget
+	bt     []frame // the backtracking stack
+	stack  []int   // positions saved by loops over non-ASCII text
+	saved  []int   // group slots saved by lookaround and atomic groups
+	failed bool    // the budget ran out
 	// runeIdx maps rune indexes to byte offsets for the regexp2 engine.
 	runeIdx []int
 	out     []int
 }
 
-// node is one step of a compiled expression; it matches at s[i:] and then
-// calls its continuation.
+// node is a part of a compiled expression with what follows it (its
+// continuation): build makes a graph of them, which lower turns into the
+// instructions that run.
 type node interface {
-	match(m *Machine, i int) bool
+	inst(l *lowerer) inst
 }
 
 // compileFast compiles a syntax tree for the fast matcher.
@@ -74,7 +73,8 @@ func compileFast(t *Tree) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &program{start: start, ncap: 2 * len(t.Names), anchored: anchoredAtStart(t.Root)}
+	p := &program{ncap: 2 * len(t.Names), anchored: anchoredAtStart(t.Root)}
+	p.insts, p.startPC = lower(start)
 	if set, nullable := firstBytes(t.Root); !nullable {
 		p.first = set
 	}
@@ -111,13 +111,16 @@ func (p *program) find(m *Machine, s string) (ok, done bool) {
 // findFrom is find with the match starting at from or later (the text
 // before from is still seen by lookbehind and \b).
 func (p *program) findFrom(m *Machine, s string, from int) (ok, done bool) {
+	if len(s) > math.MaxInt32 {
+		return false, false // positions are kept in 32 bits
+	}
 	if cap(m.caps) < p.ncap {
 		m.caps = make([]int, p.ncap)
 	}
 	caps := m.caps[:p.ncap]
 	m.caps, m.s, m.failed = caps, s, false
 	m.steps = min(stepsPerByte*len(s)+stepsBase, stepsMax)
-	m.stack, m.saved, m.ends = m.stack[:0], m.saved[:0], m.ends[:0]
+	m.stack, m.saved, m.bt = m.stack[:0], m.saved[:0], m.bt[:0]
 	if p.anchored && (from > 0 || p.first != nil && (len(s) == 0 || p.first[s[0]>>6]&(1<<(s[0]&63)) == 0)) {
 		return false, true
 	}
@@ -135,7 +138,7 @@ func (p *program) findFrom(m *Machine, s string, from int) (ok, done bool) {
 			caps[k] = -1
 		}
 		caps[0] = pos
-		if p.start.match(m, pos) {
+		if _, ok := m.run(p.insts, p.startPC, pos, -1); ok {
 			return true, true
 		}
 		if m.failed {
@@ -148,16 +151,6 @@ func (p *program) findFrom(m *Machine, s string, from int) (ok, done bool) {
 		pos += w
 	}
 	return false, true
-}
-
-// step spends one step of the budget and reports whether any is left.
-func (m *Machine) step() bool {
-	m.steps--
-	if m.steps < 0 {
-		m.failed = true
-		return false
-	}
-	return true
 }
 
 // save pushes a copy of the group slots and returns its position.
@@ -400,9 +393,7 @@ func addFirst(set *[4]uint64, n *Node) bool {
 			if hi >= utf8.RuneSelf {
 				// Any lead byte of a multi-byte sequence, and the byte
 				// of an invalid sequence (RuneError).
-				for c := 0x80; c < 0x100; c++ {
-					add(byte(c))
-				}
+				set[2], set[3] = ^uint64(0), ^uint64(0)
 			}
 		}
 	}
@@ -534,24 +525,10 @@ func (rs *runeSet) contains(r rune) bool {
 // matchNode ends a successful match.
 type matchNode struct{}
 
-func (matchNode) match(m *Machine, i int) bool {
-	m.caps[1] = i
-	return true
-}
-
 // litNode matches a literal string.
 type litNode struct {
 	lit  string
 	next node
-}
-
-func (n *litNode) match(m *Machine, i int) bool {
-	s, end := m.s, i+len(n.lit)
-	// The first byte alone rejects most positions, without a call.
-	if !m.step() || end > len(s) || s[i] != n.lit[0] || s[i:end] != n.lit {
-		return false
-	}
-	return n.next.match(m, end)
 }
 
 // foldLitNode matches a literal string rune by rune, ignoring case
@@ -560,23 +537,6 @@ type foldLitNode struct {
 	runes []rune
 	fold  bool
 	next  node
-}
-
-func (n *foldLitNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	for _, want := range n.runes {
-		if i >= len(m.s) {
-			return false
-		}
-		r, w := decodeRune(m.s, i)
-		if r != want && (!n.fold || !equalFold(r, want)) {
-			return false
-		}
-		i += w
-	}
-	return n.next.match(m, i)
 }
 
 // equalFold reports whether r and want are equal under simple case folding.
@@ -602,17 +562,6 @@ func equalFold(r, want rune) bool {
 type runeNode struct {
 	set  *runeSet
 	next node
-}
-
-func (n *runeNode) match(m *Machine, i int) bool {
-	if !m.step() || i >= len(m.s) {
-		return false
-	}
-	r, w := decodeRune(m.s, i)
-	if !n.set.contains(r) {
-		return false
-	}
-	return n.next.match(m, i+w)
 }
 
 // literalAfter returns the literal that n must match first (looking
@@ -726,7 +675,7 @@ func (w *firstWalk) first(n node) *[4]uint64 {
 }
 
 // runeLoop matches a repetition of one rune of a set (".*", "\S+",
-// "[0-9]{1,3}", "\d*?"), without recursing per rune.
+// "[0-9]{1,3}", "\d*?"), trying the ends of its run without a frame per rune.
 type runeLoop struct {
 	set      *runeSet
 	min, max int // max < 0: unbounded
@@ -742,205 +691,10 @@ type runeLoop struct {
 	possessive bool
 }
 
-func (n *runeLoop) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	s := m.s
-	if n.hint != "" && n.hint[0] < utf8.RuneSelf && (n.set.any || n.set.anyButNL) {
-		// ".*" and the like, followed by a literal: the run ends at the
-		// first newline (or the end), and since an ASCII byte is always
-		// a rune boundary the literal can be searched for directly.
-		j := len(s)
-		if n.set.anyButNL {
-			if k := strings.IndexByte(s[i:], '\n'); k >= 0 {
-				j = i + k
-			}
-		}
-		lo := i
-		if n.min > 0 {
-			for range n.min {
-				if lo >= j {
-					return false
-				}
-				_, w := decodeRune(s, lo)
-				lo += w
-			}
-		}
-		return n.matchHint(m, lo, j)
-	}
-	if n.greedy && n.max < 0 && n.min <= 1 && (n.set.anyButNL || n.set.any) {
-		// ".*" or ".+" without a literal after it: try the longest run
-		// first, which needs no rune boundaries (often the rest of the
-		// line, up to "$").
-		j := len(s)
-		if n.set.anyButNL {
-			if k := strings.IndexByte(s[i:], '\n'); k >= 0 {
-				j = i + k
-			}
-		}
-		if j < i+n.min {
-			return false
-		}
-		if n.next.match(m, j) {
-			return true
-		}
-		if m.failed || j == i {
-			return false
-		}
-		// Back off: the general case, from the rune before j.
-		return n.backOff(m, i, j)
-	}
-	j, ascii := n.set.run(s, i, n.max)
-	if !ascii {
-		return n.matchRunes(m, i, j)
-	}
-	lo := i + n.min // over ASCII a rune is a byte
-	if lo > j {
-		return false
-	}
-	if n.possessive {
-		return n.next.match(m, j)
-	}
-	if n.hint != "" {
-		return n.matchHint(m, lo, j)
-	}
-	if n.greedy {
-		for p := j; p >= lo; p-- {
-			if n.next.match(m, p) {
-				return true
-			}
-			if m.failed || !m.step() {
-				return false
-			}
-		}
-		return false
-	}
-	for p := lo; p <= j; p++ {
-		if n.next.match(m, p) {
-			return true
-		}
-		if m.failed || !m.step() {
-			return false
-		}
-	}
-	return false
-}
-
-// backOff is match for a greedy unbounded loop over any rune (but "\n")
-// whose longest run, s[i:j], was tried already.
-func (n *runeLoop) backOff(m *Machine, i, j int) bool {
-	s := m.s
-	for k := i; k < j; k++ {
-		if s[k] >= utf8.RuneSelf {
-			return n.matchRunes(m, i, j) // tries j again: rare
-		}
-	}
-	for p := j - 1; p >= i+n.min; p-- {
-		if !m.step() {
-			return false
-		}
-		if n.next.match(m, p) {
-			return true
-		}
-		if m.failed {
-			return false
-		}
-	}
-	return false
-}
-
-// matchHint tries the continuation at the positions lo..hi where the hint
-// occurs, in the order of preference.
-func (n *runeLoop) matchHint(m *Machine, lo, hi int) bool {
-	s := m.s
-	for lo <= hi {
-		var p int
-		if n.greedy {
-			p = strings.LastIndex(s[lo:min(hi+len(n.hint), len(s))], n.hint)
-		} else {
-			p = strings.Index(s[lo:min(hi+len(n.hint), len(s))], n.hint)
-		}
-		if p < 0 {
-			return false
-		}
-		p += lo
-		if n.next.match(m, p) {
-			return true
-		}
-		if m.failed || !m.step() {
-			return false
-		}
-		if n.greedy {
-			hi = p - 1
-		} else {
-			lo = p + 1
-		}
-	}
-	return false
-}
-
-// matchRunes is match for a run s[i:j] that is not all ASCII: rune
-// boundaries are irregular, so they are remembered.
-func (n *runeLoop) matchRunes(m *Machine, i, j int) bool {
-	s := m.s
-	base := len(m.stack)
-	for p := i; p < j; {
-		m.stack = append(m.stack, p)
-		_, w := decodeRune(s, p)
-		p += w
-	}
-	m.stack = append(m.stack, j)
-	defer func() { m.stack = m.stack[:base] }()
-	first, last, dir := base+n.min, len(m.stack)-1, 1
-	if n.greedy {
-		first, last, dir = last, first, -1
-	}
-	if base+n.min > len(m.stack)-1 {
-		return false
-	}
-	for k := first; ; k += dir {
-		if p := m.stack[k]; strings.HasPrefix(s[p:], n.hint) {
-			if n.next.match(m, p) {
-				return true
-			}
-			if m.failed || !m.step() {
-				return false
-			}
-		}
-		if k == last {
-			return false
-		}
-	}
-}
-
 // assertNode matches an empty-width assertion.
 type assertNode struct {
 	op   Op
 	next node
-}
-
-func (n *assertNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	s := m.s
-	var ok bool
-	switch n.op {
-	case OpBeginText:
-		ok = i == 0
-	case OpBeginLine:
-		ok = i == 0 || s[i-1] == '\n'
-	case OpEndText:
-		ok = i == len(s)
-	case OpEndTextNL:
-		ok = i == len(s) || i == len(s)-1 && s[i] == '\n'
-	case OpEndLine:
-		ok = i == len(s) || s[i] == '\n'
-	case OpWordBoundary, OpNoWordBoundary:
-		ok = isBoundary(s, i) == (n.op == OpWordBoundary)
-	}
-	return ok && n.next.match(m, i)
 }
 
 // isBoundary reports whether \b holds at s[i] (ASCII word characters, as
@@ -962,36 +716,11 @@ type capNode struct {
 	next node
 }
 
-func (n *capNode) match(m *Machine, i int) bool {
-	old := m.caps[n.slot]
-	m.caps[n.slot] = i
-	if n.next.match(m, i) {
-		return true
-	}
-	m.caps[n.slot] = old
-	return false
-}
-
 // needNode fails at once unless the literals follow, in order: what a
 // match through it needs (see markCondGroups).
 type needNode struct {
 	lits []string
 	next node
-}
-
-func (n *needNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	at := i
-	for _, lit := range n.lits {
-		k := strings.Index(m.s[at:], lit)
-		if k < 0 {
-			return false
-		}
-		at += k + len(lit)
-	}
-	return n.next.match(m, i)
 }
 
 // altNode tries alternatives in order.
@@ -1000,29 +729,6 @@ type altNode struct {
 	// first holds the bytes each alternative can start with (nil if it
 	// can match empty): the others need not be tried.
 	first []*[4]uint64
-}
-
-func (n *altNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	var c byte
-	atEnd := i >= len(m.s)
-	if !atEnd {
-		c = m.s[i]
-	}
-	for k, a := range n.alts {
-		if f := n.first[k]; f != nil && (atEnd || f[c>>6]&(1<<(c&63)) == 0) {
-			continue
-		}
-		if a.match(m, i) {
-			return true
-		}
-		if m.failed {
-			return false
-		}
-	}
-	return false
 }
 
 // questNode matches an optional part.
@@ -1034,20 +740,6 @@ type questNode struct {
 	first *[4]uint64
 }
 
-func (n *questNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	if f := n.first; f != nil && (i >= len(m.s) || f[m.s[i]>>6]&(1<<(m.s[i]&63)) == 0) {
-		return n.next.match(m, i)
-	}
-	first, second := n.body, n.next
-	if !n.greedy {
-		first, second = second, first
-	}
-	return first.match(m, i) || !m.failed && second.match(m, i)
-}
-
 // loopNode matches a repetition of a part that cannot match the empty
 // string; the part continues with the loop node itself.
 type loopNode struct {
@@ -1055,24 +747,9 @@ type loopNode struct {
 	greedy     bool
 }
 
-func (n *loopNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	first, second := n.body, n.next
-	if !n.greedy {
-		first, second = second, first
-	}
-	return first.match(m, i) || !m.failed && second.match(m, i)
-}
-
 // acceptNode ends the body of a lookaround: a lookahead body succeeds
 // wherever it ends, a lookbehind body only where the lookbehind started.
 type acceptNode struct{ behind bool }
-
-func (n acceptNode) match(m *Machine, i int) bool {
-	return !n.behind || i == m.ends[len(m.ends)-1]
-}
 
 // lookNode matches a lookaround: its body is matched without consuming
 // text, once (no backtracking into it), and its groups are kept if it is
@@ -1084,62 +761,6 @@ type lookNode struct {
 	width  int  // lookbehind: width of the body in runes
 	caps   bool // the body has groups, which must be saved and restored
 	next   node
-}
-
-func (n *lookNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	start := i
-	ok := true
-	if n.behind {
-		for k := 0; k < n.width; k++ {
-			if start == 0 {
-				ok = false
-				break
-			}
-			_, w := utf8.DecodeLastRuneInString(m.s[:start])
-			start -= w
-		}
-	}
-	saved := -1
-	if n.caps {
-		saved = m.save()
-	}
-	if ok {
-		if n.behind {
-			m.ends = append(m.ends, i)
-		}
-		ok = n.body.match(m, start)
-		if n.behind {
-			m.ends = m.ends[:len(m.ends)-1]
-		}
-	}
-	if m.failed {
-		return false
-	}
-	if n.negate {
-		if saved >= 0 {
-			m.restore(saved)
-		}
-		return !ok && n.next.match(m, i)
-	}
-	if !ok {
-		if saved >= 0 {
-			m.restore(saved)
-		}
-		return false
-	}
-	if n.next.match(m, i) {
-		if saved >= 0 {
-			m.saved = m.saved[:saved]
-		}
-		return true
-	}
-	if saved >= 0 {
-		m.restore(saved)
-	}
-	return false
 }
 
 // hasCapture reports whether n has a capturing group.
@@ -1179,16 +800,6 @@ type lookPredNode struct {
 	alts   []*Node
 	negate bool
 	next   node
-}
-
-func (n *lookPredNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	if lookPred(m.s, i, n.alts) == n.negate {
-		return false
-	}
-	return n.next.match(m, i)
 }
 
 // lookPred reports whether one of alts holds at s[i].
@@ -1261,83 +872,16 @@ type backrefNode struct {
 	next node
 }
 
-func (n *backrefNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	b, e := m.caps[n.slot], m.caps[n.slot+1]
-	if b < 0 || e < 0 {
-		return false
-	}
-	want := m.s[b:e]
-	if !n.fold && !strings.ContainsRune(want, utf8.RuneError) {
-		if !strings.HasPrefix(m.s[i:], want) {
-			return false
-		}
-		return n.next.match(m, i+len(want))
-	}
-	// Rune by rune: an invalid byte reads as utf8.RuneError, in the
-	// group's text and in the line, as the other engines read them.
-	j := i
-	for _, r := range want {
-		if j >= len(m.s) {
-			return false
-		}
-		c, w := decodeRune(m.s, j)
-		if c != r && (!n.fold || !equalFold(c, r)) {
-			return false
-		}
-		j += w
-	}
-	return n.next.match(m, j)
-}
-
 // condNode matches yes if a group has matched, no otherwise.
 type condNode struct {
 	slot    int // the group's end slot
 	yes, no node
 }
 
-func (n *condNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	if m.caps[n.slot] >= 0 {
-		return n.yes.match(m, i)
-	}
-	return n.no.match(m, i)
-}
-
 // atomicEnd ends the body of an atomic group and records where.
 type atomicEnd struct{}
-
-func (atomicEnd) match(m *Machine, i int) bool {
-	m.ends = append(m.ends, i)
-	return true
-}
 
 // atomicNode matches its body once, without backtracking into it.
 type atomicNode struct {
 	body, next node
-}
-
-func (n *atomicNode) match(m *Machine, i int) bool {
-	if !m.step() {
-		return false
-	}
-	saved := m.save()
-	depth := len(m.ends)
-	if !n.body.match(m, i) {
-		m.ends = m.ends[:depth]
-		m.restore(saved)
-		return false
-	}
-	end := m.ends[len(m.ends)-1]
-	m.ends = m.ends[:depth]
-	if n.next.match(m, end) {
-		m.saved = m.saved[:saved]
-		return true
-	}
-	m.restore(saved)
-	return false
 }

@@ -1,6 +1,7 @@
 package pyre
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -63,9 +64,14 @@ type Regexp struct {
 	first *[4]uint64
 	names []string // group names by number
 
-	engine   Engine
-	std      *regexp.Regexp // Go's regexp, for RE2
-	stdMap   []int          // group number of each group of std
+	engine Engine
+	// std is Go's regexp, for RE2. If the fast matcher runs the
+	// expression, std is compiled the first time it is needed (seldom:
+	// compiling the fallback of every expression was most of the time
+	// loading fail2ban's filters took).
+	std      *regexp.Regexp
+	stdOnce  sync.Once
+	stdMap   []int // group number of each group of std
 	bt       *regexp2.Regexp
 	btGroups []int  // number in bt of each group
 	fallback string // the expression std or bt runs
@@ -88,11 +94,12 @@ func Compile(expr string, o Options) (*Regexp, error) {
 		re.fast = p
 	}
 	if goExpr, groups, err := printGo(t); err == nil {
-		std, err := regexp.Compile(goExpr)
-		if err != nil {
-			return nil, fmt.Errorf("compiling %q for RE2: %w", goExpr, err)
+		re.engine, re.stdMap, re.fallback = RE2, groups, goExpr
+		if re.fast == nil {
+			if re.std, err = regexp.Compile(goExpr); err != nil {
+				return nil, fmt.Errorf("compiling %q for RE2: %w", goExpr, err)
+			}
 		}
-		re.engine, re.std, re.stdMap, re.fallback = RE2, std, groups, goExpr
 		return re, nil
 	}
 	netExpr := printNET(t)
@@ -247,6 +254,18 @@ func (re *Regexp) FindSlow(m *Machine, s string) []int {
 	return re.slowFind(m, s)
 }
 
+// goRegexp returns the RE2 fallback, compiled on first use. printGo's
+// expressions are RE2 (FuzzParse checks it): failing to compile one is a
+// bug.
+func (re *Regexp) goRegexp() *regexp.Regexp {
+	re.stdOnce.Do(func() {
+		if re.std == nil {
+			re.std = regexp.MustCompile(re.fallback)
+		}
+	})
+	return re.std
+}
+
 func (re *Regexp) slowFind(m *Machine, s string) []int {
 	n := 2 * len(re.names)
 	if cap(m.out) < n {
@@ -256,8 +275,8 @@ func (re *Regexp) slowFind(m *Machine, s string) []int {
 	for k := range out {
 		out[k] = -1
 	}
-	if re.std != nil {
-		loc := re.std.FindStringSubmatchIndex(s)
+	if re.engine == RE2 {
+		loc := re.goRegexp().FindStringSubmatchIndex(s)
 		if loc == nil {
 			return nil
 		}
@@ -325,6 +344,9 @@ func printGo(t *Tree) (string, []int, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	if !repeatsValid(root, 1000) {
+		return "", nil, errors.New("repetitions too large for RE2")
+	}
 	var b strings.Builder
 	p := printer{b: &b, dialect: dialectGo}
 	groups := []int{0}
@@ -334,6 +356,33 @@ func printGo(t *Tree) (string, []int, error) {
 		return "", nil, p.err
 	}
 	return b.String(), groups, nil
+}
+
+// repeatsValid reports whether the repetitions of n, nested ones
+// multiplied, make at most max copies of what they repeat: the limit Go's
+// regexp/syntax sets (its repeatIsValid, with max 1000).
+func repeatsValid(n *Node, max int) bool {
+	if n.Op == OpRepeat {
+		m := n.Max
+		if m == 0 {
+			return true
+		}
+		if m < 0 {
+			m = n.Min
+		}
+		if m > max {
+			return false
+		}
+		if m > 0 {
+			max /= m
+		}
+	}
+	for _, sub := range n.Sub {
+		if !repeatsValid(sub, max) {
+			return false
+		}
+	}
+	return true
 }
 
 // printNET prints t in the syntax of regexp2 (.NET's). Every group is
