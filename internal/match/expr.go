@@ -24,8 +24,6 @@ type expr struct {
 	// category is the kind of attack a failregex's failures are: its
 	// <CAT=name> tag, else the filter's category.
 	category string
-	// named is the number of named groups.
-	named int
 	// slots holds the filter's slot of each group (see groupVals), -1
 	// for unnamed groups.
 	slots []int
@@ -64,6 +62,9 @@ type complexGroup struct {
 	group int
 	name  string // the group's own name, for ordering
 	field string
+	// slot and fieldSlot are the filter's slots of the group and of
+	// its field (see groupVals).
+	slot, fieldSlot int
 }
 
 // complexNameRE parses alt_ and tuple_ group names (COMPLNAME_CRE).
@@ -96,9 +97,6 @@ func compileExpr(src, useDNS string, multiline bool) (*expr, error) {
 	e.nofail = re.GroupIndex(groupNoFail)
 	e.gained = re.GroupIndex(groupMLFGained)
 	for k, name := range re.GroupNames() {
-		if name != "" {
-			e.named++
-		}
 		if strings.HasPrefix(name, "skiplines") {
 			e.skip = append(e.skip, k)
 		}
@@ -151,46 +149,3 @@ func group(s string, caps []int, k int) (string, bool) {
 // simple reports whether the expression has no alt_ or tuple_ groups: its
 // groups are what its match captured.
 func (e *expr) simple() bool { return len(e.alt) == 0 && len(e.tuple) == 0 }
-
-// addGroups adds the named groups of a match that took part to out.
-func (e *expr) addGroups(out map[string]string, s string, caps []int) {
-	for k, name := range e.re.GroupNames() {
-		if name == "" {
-			continue
-		}
-		if v, ok := group(s, caps, k); ok {
-			out[name] = v
-		}
-	}
-}
-
-// groups returns the named groups of a match that took part, with alt_
-// and tuple_ groups merged as fail2ban does.
-func (e *expr) groups(s string, caps []int) map[string]string {
-	out := make(map[string]string, e.named)
-	e.addGroups(out, s, caps)
-	for _, g := range e.alt {
-		if v := out[g.name]; v != "" && out[g.field] == "" {
-			out[g.field] = v
-		}
-	}
-	// A tuple is written as Python prints it: ('a', 'b', None).
-	elem := func(s string, ok bool) string {
-		if !ok {
-			return "None"
-		}
-		return "'" + s + "'"
-	}
-	tupled := map[string]bool{}
-	for _, g := range e.tuple {
-		v, vok := out[g.name]
-		t, tok := out[g.field]
-		if tupled[g.field] {
-			out[g.field] = t[:len(t)-1] + ", " + elem(v, vok) + ")"
-		} else {
-			out[g.field] = "(" + elem(t, tok) + ", " + elem(v, vok) + ")"
-			tupled[g.field] = true
-		}
-	}
-	return out
-}

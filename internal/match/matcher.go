@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/match/date"
-	"github.com/gaol-project/gaol/internal/match/pyre"
 )
 
 // MatcherOptions configure a Matcher.
@@ -81,13 +80,24 @@ type Matcher struct {
 	f        *Filter
 	opts     MatcherOptions
 	det      *date.Detector
-	m        *pyre.Machine
+	sr       *searcher
 	buf      []bufLine
 	cache    mlfCache
 	lastTime time.Time
 	hasLast  bool
 	// Hits counts matches per expression.
 	failHits, ignoreHits []int
+	// The clock, read at most once per line (if hasNow).
+	nowTime time.Time
+	hasNow  bool
+	// Scratch of a failure: its groups, and its line (when its
+	// connection keeps a copy); single is the state of a failure without
+	// a connection.
+	cur    groupVals
+	raw    [1]string
+	single failData
+	// addr is the last address of a failure without a connection.
+	addr addrMemo
 }
 
 // bufLine is a line of the buffer: its text without its date, and as read.
@@ -104,7 +114,7 @@ func (f *Filter) NewMatcher(o MatcherOptions) (*Matcher, error) {
 		return nil, err
 	}
 	return &Matcher{
-		f: f, opts: o, det: det, m: pyre.NewMachine(),
+		f: f, opts: o, det: det, sr: newSearcher(), cur: f.newVals(),
 		failHits: make([]int, len(f.fail)), ignoreHits: make([]int, len(f.ignore)),
 	}, nil
 }
@@ -126,9 +136,10 @@ func (m *Matcher) MatchRaw(raw string) (Line, []Failure) {
 // Match matches a prepared line (its date found by any detector, or given
 // by the journal) and returns the failures it completes.
 func (m *Matcher) Match(l Line) []Failure {
+	m.hasNow = false
 	t, hasTime := m.lineTime(l)
 	if m.f.maxLines == 1 {
-		return m.apply(l.Raw, m.f.search(m.m, l.Text+"\n", m.opts.CheckAll), t, hasTime)
+		return m.apply(l.Raw, m.f.search(m.sr, l.Text, m.opts.CheckAll), t, hasTime)
 	}
 	return m.find(bufLine{text: l.Text, raw: l.Raw}, t, hasTime)
 }
@@ -139,11 +150,26 @@ func (m *Matcher) lineTime(l Line) (time.Time, bool) {
 	t, hasTime := l.Time, l.HasTime
 	if hasTime {
 		m.lastTime, m.hasLast = t, true
-	} else if m.hasLast && m.lastTime.After(m.opts.Now().Add(-time.Minute)) {
+	} else if m.hasLast && m.lastTime.After(m.now().Add(-time.Minute)) {
 		// A line without a date continues the previous one.
 		t, hasTime = m.lastTime, true
 	}
 	return t, hasTime
+}
+
+// now returns the time of the Matcher's clock, read once per line.
+func (m *Matcher) now() time.Time {
+	if !m.hasNow {
+		m.nowTime, m.hasNow = m.opts.Now(), true
+	}
+	return m.nowTime
+}
+
+// curVals returns the Matcher's scratch groups, set to gs.
+func (m *Matcher) curVals(gs []slotVal) groupVals {
+	clear(m.cur)
+	m.cur.setAll(gs)
+	return m.cur
 }
 
 // joinBuf returns the text fail2ban searches: the lines, each ended by
@@ -182,15 +208,15 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 	}
 	// The prefregex's match, whose groups lie under each failregex's.
 	var (
-		prefText string
+		prefText text
 		prefCaps []int
 	)
 	if f.pref != nil {
-		caps := f.find(f.pref, m.m, buf)
+		caps := f.find(f.pref, m.sr.m, buf)
 		if caps == nil {
 			return nil
 		}
-		prefText, prefCaps = buf, slices.Clone(caps)
+		prefText, prefCaps = stableText(buf), slices.Clone(caps)
 		if c, ok := group(buf, caps, f.pref.content); ok && c != "" {
 			m.buf, buf = []bufLine{{text: c}}, ""
 		}
@@ -200,13 +226,15 @@ func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 		if buf == "" {
 			buf = joinBuf(m.buf)
 		}
-		caps := f.find(e, m.m, buf)
+		caps := f.find(e, m.sr.m, buf)
 		if caps == nil {
 			continue
 		}
 		m.failHits[i]++
 		matched, unmatched := e.splitLines(buf, caps, org)
-		cur := f.matchGroups(e, buf, caps, prefText, prefCaps)
+		bt := stableText(buf)
+		m.sr.cands = f.matchGroups(m.sr.cands[:0], e, &bt, caps, &prefText, prefCaps)
+		cur := m.curVals(m.sr.cands)
 		if len(f.ignore) > 0 && m.ignoreLine(buf, org, matched, unmatched) {
 			buf = ""
 			if !m.opts.CheckAll {
@@ -242,17 +270,24 @@ const (
 
 // failure makes the failure of failregex i from the groups cur of its
 // match (the prefregex's merged in) and the lines it spans, with the
-// state of <F-MLFID> connections.
+// state of <F-MLFID> connections. cur and, for a match with an
+// <F-MLFID>, matched may be scratch: nothing keeps them; otherwise the
+// failure takes matched over.
 func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, hasTime bool) (Failure, failStep) {
 	var fd *failData
 	mlfid, hasMLFID := cur.get(slotMLFID)
 	if hasMLFID {
-		fd = m.mergeFailure(mlfid, cur, matched)
+		var kept bool
+		fd, kept = m.mergeFailure(mlfid, cur, matched)
+		if !kept {
+			defer m.cache.recycle(fd)
+		}
 		if fd.vals.str(slotNoFail) != "" && !m.opts.CheckAll {
 			return Failure{}, failStop
 		}
 	} else {
-		fd = &failData{vals: cur, matches: matched}
+		fd = &m.single
+		*fd = failData{vals: cur, matches: matched}
 	}
 	fl := Failure{Regex: i, Category: m.f.fail[i].category, Time: t, HasTime: hasTime}
 	// The identifier: ip4, ip6, dns, then fid (fail2ban's order).
@@ -285,11 +320,15 @@ func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, h
 		if isAddr {
 			cidr, hasCIDR = fd.vals.get(slotCIDR)
 		}
-		r := addrResult(ip, cidr, hasCIDR && cidr != "")
-		if !isAddr && !strings.ContainsAny(ip, ".:") {
-			r = Result{}
+		memo := &m.addr
+		if hasMLFID {
+			memo = &fd.addr // the connection's address, most likely
 		}
-		fl.Host, fl.Addr, fl.Bits = ip, r.Addr, r.Bits
+		addr, bits := memo.parse(ip, cidr, hasCIDR && cidr != "")
+		if !isAddr && !strings.ContainsAny(ip, ".:") {
+			addr, bits = netip.Addr{}, 0
+		}
+		fl.Host, fl.Addr, fl.Bits = ip, addr, bits
 		fl.HostName = fl.HostName && !fl.Addr.IsValid()
 		if hasFID && fid != ip {
 			fl.ID = fid
@@ -301,14 +340,24 @@ func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, h
 	}
 	if hasMLFID {
 		// The connection's, which go on changing.
-		fl.Matches = slices.Clone(fd.matches)
+		fl.Matches = cloneStrings(fd.matches)
 		if !m.opts.NoFields {
-			fl.Users = slices.Clone(fd.users)
+			fl.Users = cloneStrings(fd.users)
 		}
 	} else {
 		fl.Matches = fd.matches // the match's own, which nothing else keeps
+		m.single = failData{}
 	}
 	return fl, failEmit
+}
+
+// cloneStrings returns a copy of s, nil if s is empty (a connection's
+// lists are empty when nil; their arrays are reused).
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // rawLines returns the lines as read.
@@ -330,7 +379,7 @@ func (m *Matcher) ignoreLine(buf string, org, matched, unmatched []bufLine) bool
 	}
 	found := false
 	for k, ig := range f.ignore {
-		if f.find(ig, m.m, buf) == nil {
+		if f.find(ig, m.sr.m, buf) == nil {
 			continue
 		}
 		m.ignoreHits[k]++
@@ -408,13 +457,35 @@ func splitLinesPy(s string) []string {
 }
 
 // failData is the state of a failure fail2ban keeps in a dict: the
-// groups and the lines, users and flags of an <F-MLFID> connection.
+// groups and the lines, users and flags of an <F-MLFID> connection. The
+// lists are empty when nil (the connection cache reuses their arrays):
+// only their contents count.
 type failData struct {
 	vals          groupVals // groups that took part
-	users         []string  // nil: none yet
+	users         []string
 	matches       []string
 	nofailMatches []string
 	pending       bool
+	addr          addrMemo // the last address of a failure
+}
+
+// addrMemo remembers the last address parsed (lines of a connection
+// mostly name the same).
+type addrMemo struct {
+	ip, cidr     string
+	hasCIDR, set bool
+	addr         netip.Addr
+	bits         int
+}
+
+// parse returns the address and prefix length of an address capture, as
+// addrResult.
+func (c *addrMemo) parse(ip, cidr string, hasCIDR bool) (netip.Addr, int) {
+	if !c.set || c.ip != ip || c.hasCIDR != hasCIDR || c.cidr != cidr {
+		r := addrResult(ip, cidr, hasCIDR)
+		*c = addrMemo{ip: ip, cidr: cidr, hasCIDR: hasCIDR, set: true, addr: r.Addr, bits: r.Bits}
+	}
+	return c.addr, c.bits
 }
 
 // updateUsers adds user to the users of fd (if not empty) and returns
@@ -427,10 +498,11 @@ func updateUsers(fd *failData, user string) []string {
 }
 
 // mergeFailure merges a match into the state of its <F-MLFID>
-// connection, as fail2ban's Filter._mergeFailure.
-func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *failData {
-	now := m.opts.Now()
-	cached := m.cache.get(mlfid, now)
+// connection, as fail2ban's Filter._mergeFailure. The state is the
+// connection cache's if kept; otherwise it is the caller's to recycle
+// once done with it.
+func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) (fd *failData, kept bool) {
+	cached := m.cache.get(mlfid, m.now)
 	var flags int
 	const (
 		noFail  = 1
@@ -450,7 +522,7 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *f
 		flags |= forget
 	}
 	var users []string
-	var fd *failData
+	kept = true
 	if cached != nil {
 		users = updateUsers(cached, cur.str(slotUser))
 		if cached.vals.pop(slotNoFail) {
@@ -463,7 +535,7 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *f
 			cached.pending = false
 		}
 		if flags&hadFail == 0 && !cached.pending {
-			cached.matches = nil
+			cached.matches = clearStrings(cached.matches)
 		}
 		// A line that names its own address speaks for itself: the
 		// connection's earlier identifier must not override it (fail2ban
@@ -479,12 +551,15 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *f
 		fd = cached
 		if flags&forget != 0 {
 			m.cache.unset(mlfid)
+			kept = false
 		}
 	} else {
-		fd = &failData{vals: cur}
+		fd = m.cache.newData(cur)
 		if flags&forget == 0 {
 			users = updateUsers(fd, cur.str(slotUser))
-			m.cache.set(mlfid, fd, now)
+			m.cache.set(mlfid, fd, m.now())
+		} else {
+			kept = false
 		}
 	}
 	pending := fd.pending
@@ -495,8 +570,12 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *f
 		flags &^= gained | noFail
 	}
 	if flags&noFail == 0 {
-		ms := append(fd.nofailMatches, fd.matches...)
-		fd.nofailMatches = nil
+		ms := fd.matches
+		if len(fd.nofailMatches) > 0 {
+			ms = append(fd.nofailMatches, fd.matches...)
+			// The array of the matches is free now.
+			fd.nofailMatches = clearStrings(fd.matches)
+		}
 		if flags&gained == 0 {
 			ms = append(ms, matched...)
 		}
@@ -504,17 +583,26 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) *f
 	} else if flags&(noFail|forget) == noFail {
 		fd.nofailMatches = append(fd.nofailMatches, matched...)
 	}
-	return fd
+	return fd, kept
+}
+
+// clearStrings empties s, keeping its array.
+func clearStrings(s []string) []string {
+	clear(s)
+	return s[:0]
 }
 
 // mlfCache holds the state of <F-MLFID> connections: at most 100, each
-// for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache).
+// for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache). The
+// states it drops are reused for new connections.
 type mlfCache struct {
-	entries map[string]*mlfEntry
+	entries map[string]mlfEntry
 	// order holds the keys in the order they were set; a key unset
 	// since (its entry gone, or set again: another seq) is skipped.
 	order []mlfKey
 	seq   uint64
+	// free holds states dropped, for newData.
+	free []*failData
 }
 
 type mlfKey struct {
@@ -533,24 +621,29 @@ const (
 	mlfCacheTTL  = 5 * time.Minute
 )
 
-func (c *mlfCache) get(key string, now time.Time) *failData {
+// get returns the state of key, nil if it has none or if it expired by
+// now (read only if key has one).
+func (c *mlfCache) get(key string, now func() time.Time) *failData {
 	e, ok := c.entries[key]
 	if !ok {
 		return nil
 	}
-	if !e.expires.After(now) {
-		c.unset(key)
+	if !e.expires.After(now()) {
+		delete(c.entries, key)
+		c.recycle(e.fd)
 		return nil
 	}
 	return e.fd
 }
 
+// set sets the state of key.
 func (c *mlfCache) set(key string, fd *failData, now time.Time) {
 	if c.entries == nil {
-		c.entries = map[string]*mlfEntry{}
+		c.entries = make(map[string]mlfEntry, mlfCacheSize)
 	}
 	if e, ok := c.entries[key]; ok {
 		e.fd, e.expires = fd, now.Add(mlfCacheTTL)
+		c.entries[key] = e
 		return
 	}
 	if len(c.entries) >= mlfCacheSize {
@@ -562,6 +655,7 @@ func (c *mlfCache) set(key string, fd *failData, now time.Time) {
 				continue
 			}
 			delete(c.entries, k.key)
+			c.recycle(e.fd)
 			if e.expires.After(now) && len(c.entries) < mlfCacheSize {
 				break
 			}
@@ -578,8 +672,38 @@ func (c *mlfCache) set(key string, fd *failData, now time.Time) {
 		c.order = live
 	}
 	c.seq++
-	c.entries[key] = &mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL), seq: c.seq}
+	c.entries[key] = mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL), seq: c.seq}
 	c.order = append(c.order, mlfKey{key, c.seq})
 }
 
+// unset drops the state of key; the caller recycles it when done with it.
 func (c *mlfCache) unset(key string) { delete(c.entries, key) }
+
+// newData returns a state for a new connection with the groups cur: a
+// dropped one if there is one.
+func (c *mlfCache) newData(cur groupVals) *failData {
+	var fd *failData
+	if n := len(c.free); n > 0 {
+		fd = c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+	} else {
+		fd = &failData{vals: make(groupVals, len(cur))}
+	}
+	copy(fd.vals, cur)
+	return fd
+}
+
+// recycle takes back a state nothing refers to any more, for newData.
+func (c *mlfCache) recycle(fd *failData) {
+	if fd == nil || len(c.free) >= mlfCacheSize {
+		return
+	}
+	clear(fd.vals)
+	fd.users = clearStrings(fd.users)
+	fd.matches = clearStrings(fd.matches)
+	fd.nofailMatches = clearStrings(fd.nofailMatches)
+	fd.pending = false
+	fd.addr = addrMemo{}
+	c.free = append(c.free, fd)
+}

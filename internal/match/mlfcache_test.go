@@ -67,7 +67,7 @@ func TestMLFCache(t *testing.T) {
 			now = now.Add(time.Duration(r.IntN(4000)) * time.Millisecond)
 			switch r.IntN(3) {
 			case 0:
-				got, want := c.get(key, now) != nil, ref.get(key, now)
+				got, want := c.get(key, func() time.Time { return now }) != nil, ref.get(key, now)
 				if got != want {
 					t.Fatalf("seed %d op %d: get(%s) = %v, want %v", seed, op, key, got, want)
 				}

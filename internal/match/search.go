@@ -2,7 +2,11 @@ package match
 
 import (
 	"math/bits"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gaol-project/gaol/internal/match/pyre"
 )
@@ -16,42 +20,109 @@ import (
 // A Matcher's Match does exactly Search then Apply.
 type Search struct {
 	checkAll bool
+	// failHits has bit i set if failregex i matched (for Matcher.Hits);
+	// ignoreHits lists the ignoreregexes that matched, once per search
+	// of the line.
+	failHits   uint64
+	ignoreHits []int
 	// cands are the failregex matches not vetoed by an ignoreregex, in
 	// order (with CheckAll off, the search stops at the first that may
-	// give a failure).
-	cands []candidate
-	// The expressions that matched, for Matcher.Hits.
-	failHits, ignoreHits []int
-}
-
-// candidate is a failregex match.
-type candidate struct {
-	regex int
-	vals  groupVals // its groups, over the prefregex's
+	// give a failure): for each, an entry whose slot is -1-i (failregex
+	// i), then the groups of the match, those of the prefregex first.
+	cands []slotVal
 }
 
 // Empty reports whether the search found nothing: applying it changes no
 // state and gives no failure, so the line can skip the ordered pass.
 func (s *Search) Empty() bool {
-	return len(s.cands) == 0 && len(s.failHits) == 0 && len(s.ignoreHits) == 0
+	return len(s.cands) == 0 && s.failHits == 0 && len(s.ignoreHits) == 0
+}
+
+// nextCand returns the first candidate of cands (a Search's): its
+// failregex and its groups, and the candidates after it.
+func nextCand(cands []slotVal) (regex int, groups, rest []slotVal) {
+	n := 1
+	for n < len(cands) && cands[n].slot >= 0 {
+		n++
+	}
+	return -1 - cands[0].slot, cands[1:n], cands[n:]
 }
 
 // Searchable reports whether the filter's lines can be searched apart
 // from their order (it reads single lines; see Search).
 func (f *Filter) Searchable() bool { return f.maxLines == 1 }
 
+// searcher is what searches reuse: a machine, the buffers of the texts
+// searched, and the groups of the candidates as they are found. The texts
+// are strings over the buffers (unsafe.String), written anew by the next
+// search: none may outlive its search (the machine keeps the last one it
+// searched, but reads it only in a search), and no group value is taken
+// from them (see text).
+type searcher struct {
+	m             *pyre.Machine
+	line, content []byte
+	cands         []slotVal
+}
+
+func newSearcher() *searcher { return &searcher{m: pyre.NewMachine()} }
+
+// searchers recycles searchers for Filter.Search.
+var searchers = sync.Pool{New: func() any { return newSearcher() }}
+
+// text is a text being searched, s, whose first stable bytes are
+// src[off:off+stable]. s may lie in a buffer that is reused after the
+// search: the values of groups are taken from src when they lie in the
+// stable part, so that they outlive the buffer (and cost no copy).
+type text struct {
+	s           string
+	src         string
+	off, stable int
+}
+
+// lineText returns the text fail2ban searches for a line: the line and
+// "\n", written into *buf.
+func lineText(buf *[]byte, line string) text {
+	*buf = append(append((*buf)[:0], line...), '\n')
+	return text{s: unsafe.String(unsafe.SliceData(*buf), len(*buf)), src: line, stable: len(line)}
+}
+
+// stableText returns a text that outlives the search.
+func stableText(s string) text { return text{s: s, src: s, stable: len(s)} }
+
+// sub returns the text from a to b.
+func (t *text) sub(a, b int) string {
+	if b <= t.stable {
+		return t.src[t.off+a : t.off+b]
+	}
+	return strings.Clone(t.s[a:b])
+}
+
+// suffix returns the text from a on.
+func (t *text) suffix(a int) text {
+	return text{s: t.s[a:], src: t.src, off: t.off + a, stable: max(t.stable-a, 0)}
+}
+
 // Search searches a prepared line with f, as a Matcher with CheckAll set
 // to checkAll would. The filter must be Searchable. It is safe for
 // concurrent use.
 func (f *Filter) Search(l Line, checkAll bool) Search {
-	m := machines.Get().(*pyre.Machine)
-	defer machines.Put(m)
-	return f.search(m, l.Text+"\n", checkAll)
+	sr := searchers.Get().(*searcher)
+	defer searchers.Put(sr)
+	s := f.search(sr, l.Text, checkAll)
+	if s.cands != nil {
+		// The searcher's: copy them, and let it keep no strings.
+		cands := s.cands
+		s.cands = slices.Clone(cands)
+		clear(cands)
+	}
+	return s
 }
 
-// search is fail2ban's findFailure for one line, up to the point where
-// state comes in.
-func (f *Filter) search(mach *pyre.Machine, buf string, checkAll bool) Search {
+// search is fail2ban's findFailure for one line (line is its text, which
+// is searched ended by "\n"), up to the point where state comes in. The
+// candidates of the Search are sr's (valid until its next search).
+func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
+	mach := sr.m
 	s := Search{checkAll: checkAll}
 	ignored := func(text string) bool {
 		found := false
@@ -67,61 +138,93 @@ func (f *Filter) search(mach *pyre.Machine, buf string, checkAll bool) Search {
 		}
 		return found
 	}
-	if f.precheck && ignored(buf) {
+	buf := lineText(&sr.line, line)
+	if f.precheck && ignored(buf.s) {
 		return s
 	}
 	// The prefregex's match, kept until a failregex matches (most lines
 	// match none, and need no groups).
 	var (
-		prefText string
+		prefText text
 		prefCaps []int
 		capBuf   [32]int
 	)
 	if f.pref != nil {
-		caps := f.find(f.pref, mach, buf)
+		caps := f.find(f.pref, mach, buf.s)
 		if caps == nil {
 			return s
 		}
 		prefText, prefCaps = buf, append(capBuf[:0], caps...)
-		if c, ok := group(buf, caps, f.pref.content); ok && c != "" {
-			if end := caps[2*f.pref.content+1]; end == len(buf)-1 && buf[end] == '\n' {
-				buf = buf[caps[2*f.pref.content]:] // the content and the line's "\n"
+		if start, end := groupSpan(caps, f.pref.content); start < end {
+			if end == len(buf.s)-1 && buf.s[end] == '\n' {
+				buf = buf.suffix(start) // the content and the line's "\n"
 			} else {
-				buf = c + "\n"
+				// The content and "\n", in the other buffer.
+				b := append(append(sr.content[:0], buf.s[start:end]...), '\n')
+				sr.content = b
+				buf = text{s: unsafe.String(unsafe.SliceData(b), len(b)), src: line, off: start, stable: min(end, len(line)) - start}
 			}
 		}
 	}
-	try := f.candidates(buf)
+	cands := sr.cands[:0]
+	try := f.candidates(buf.s)
 	for try != 0 {
 		i := bits.TrailingZeros64(try)
 		try &= try - 1
 		e := f.fail[i]
-		caps := f.find(e, mach, buf)
+		caps := f.find(e, mach, buf.s)
 		if caps == nil {
 			continue
 		}
-		s.failHits = append(s.failHits, i)
-		cur := f.matchGroups(e, buf, caps, prefText, prefCaps)
-		if len(f.ignore) > 0 && ignored(buf) {
+		s.failHits |= 1 << i
+		at := len(cands)
+		cands = append(cands, slotVal{slot: -1 - i})
+		cands = f.matchGroups(cands, e, &buf, caps, &prefText, prefCaps)
+		if len(f.ignore) > 0 && ignored(buf.s) {
+			cands = cands[:at]
 			if !checkAll {
 				break
 			}
 			continue
 		}
-		s.cands = append(s.cands, candidate{regex: i, vals: cur})
 		if checkAll {
 			continue
 		}
-		if cur.hasIdentifier() || cur.has(slotMLFID) {
+		if decides(cands[at+1:]) {
 			break // this match decides
 		}
 		// No identifier at all: fail2ban goes on with the next
 		// failregex, on what is left of the line once the match is
 		// taken out of it: nothing.
-		buf = ""
+		buf = text{}
 		try &= f.startAny
 	}
+	sr.cands = cands
+	if len(cands) > 0 {
+		s.cands = cands
+	}
 	return s
+}
+
+// decides reports whether a match with groups gs ends fail2ban's search
+// of a line (CheckAll off): it has an identifier or an <F-MLFID>.
+func decides(gs []slotVal) bool {
+	for _, g := range gs {
+		switch g.slot {
+		case slotIP4, slotIP6, slotDNS, slotFID, slotMLFID:
+			return true
+		}
+	}
+	return false
+}
+
+// groupSpan returns where group k of a match lies (-1, -1 if it did not
+// take part).
+func groupSpan(caps []int, k int) (start, end int) {
+	if k < 0 || 2*k+1 >= len(caps) || caps[2*k] < 0 {
+		return -1, -1
+	}
+	return caps[2*k], caps[2*k+1]
 }
 
 // candidates returns the failregexes that may match text, a bit per
@@ -134,24 +237,26 @@ func (f *Filter) candidates(text string) uint64 {
 	return f.startWith[text[0]]
 }
 
-// matchGroups returns the groups of a failregex match (caps, over text)
-// with those of the prefregex's match (prefCaps over prefText, if the
+// matchGroups appends to out the groups of a failregex match (caps, over
+// t) with those of the prefregex's match (prefCaps over prefText, if the
 // filter has a prefregex) under them, as fail2ban merges them.
-func (f *Filter) matchGroups(e *expr, text string, caps []int, prefText string, prefCaps []int) groupVals {
-	out := f.newVals()
+func (f *Filter) matchGroups(out []slotVal, e *expr, t *text, caps []int, prefText *text, prefCaps []int) []slotVal {
 	if f.pref != nil {
-		f.addGroups(out, f.pref, prefText, prefCaps)
-		out.del(slotContent)
+		at := len(out)
+		out = f.addGroups(out, f.pref, prefText, prefCaps)
+		// The prefregex's content is no group of the failure.
+		kept := slices.DeleteFunc(out[at:], func(g slotVal) bool { return g.slot == slotContent })
+		out = out[:at+len(kept)]
 	}
-	f.addGroups(out, e, text, caps)
-	return out
+	return f.addGroups(out, e, t, caps)
 }
 
 // Apply completes, in log order, the matching of a line searched with
 // Filter.Search: it returns the failures the line gives, as Match would.
 // The search must have been made with the Matcher's CheckAll setting, and
-// is applied once (the failures take over what it captured).
+// is applied once.
 func (m *Matcher) Apply(l Line, s Search) []Failure {
+	m.hasNow = false
 	t, hasTime := m.lineTime(l)
 	return m.apply(l.Raw, s, t, hasTime)
 }
@@ -161,20 +266,38 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 	if s.checkAll != m.opts.CheckAll {
 		panic("match: Search made with another CheckAll setting than the Matcher's")
 	}
-	for _, i := range s.failHits {
-		m.failHits[i]++
+	for hits := s.failHits; hits != 0; hits &= hits - 1 {
+		m.failHits[bits.TrailingZeros64(hits)]++
 	}
 	for _, k := range s.ignoreHits {
 		m.ignoreHits[k]++
 	}
 	var out []Failure
-	for _, c := range s.cands {
-		fl, st := m.failure(c.regex, c.vals, []string{raw}, t, hasTime)
+	for rest := s.cands; len(rest) > 0; {
+		i, gs, next := nextCand(rest)
+		rest = next
+		cur := m.curVals(gs)
+		var matched []string
+		if cur.has(slotMLFID) {
+			// The connection keeps a copy.
+			m.raw[0] = raw
+			matched = m.raw[:]
+		} else {
+			matched = []string{raw} // the failure's own
+		}
+		fl, st := m.failure(i, cur, matched, t, hasTime)
 		switch st {
 		case failSkip:
 			continue
 		case failStop:
 			return out
+		}
+		if out == nil {
+			n := 1
+			if m.opts.CheckAll {
+				n += countCands(rest)
+			}
+			out = make([]Failure, 0, n)
 		}
 		out = append(out, fl)
 		if !m.opts.CheckAll {
@@ -182,4 +305,15 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 		}
 	}
 	return out
+}
+
+// countCands returns the number of candidates in cands (a Search's).
+func countCands(cands []slotVal) int {
+	n := 0
+	for _, g := range cands {
+		if g.slot < 0 {
+			n++
+		}
+	}
+	return n
 }

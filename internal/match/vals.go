@@ -100,8 +100,11 @@ func (f *Filter) nameSlots() {
 				e.slots[k] = f.slotOf[n]
 			}
 		}
-		for _, g := range append(e.alt, e.tuple...) {
-			f.addName(g.field)
+		for _, gs := range [][]complexGroup{e.alt, e.tuple} {
+			for k := range gs {
+				f.addName(gs[k].field)
+				gs[k].slot, gs[k].fieldSlot = e.slots[gs[k].group], f.slotOf[gs[k].field]
+			}
 		}
 	}
 }
@@ -109,20 +112,74 @@ func (f *Filter) nameSlots() {
 // newVals returns empty groups for f.
 func (f *Filter) newVals() groupVals { return make(groupVals, len(f.names)) }
 
-// addGroups sets in out the named groups of a match of e (caps over s)
-// that took part, with its alt_ and tuple_ groups merged as fail2ban does.
-func (f *Filter) addGroups(out groupVals, e *expr, s string, caps []int) {
+// slotVal is a group of a match that took part: its slot and its value.
+// A match's groups are kept as a list of them, the order of which
+// matters: a later value of a slot replaces an earlier one, as when a
+// dict is updated.
+type slotVal struct {
+	s    string
+	slot int
+}
+
+// setAll sets the slots of gs in v, in order.
+func (v groupVals) setAll(gs []slotVal) {
+	for _, g := range gs {
+		v[g.slot] = groupVal{g.s, true}
+	}
+}
+
+// lastVal returns the value of slot in gs (the last one), and whether gs
+// has one.
+func lastVal(gs []slotVal, slot int) (string, bool) {
+	for k := len(gs) - 1; k >= 0; k-- {
+		if gs[k].slot == slot {
+			return gs[k].s, true
+		}
+	}
+	return "", false
+}
+
+// addGroups appends to out the named groups of a match of e (caps over t)
+// that took part, with its alt_ and tuple_ groups merged as fail2ban
+// does.
+func (f *Filter) addGroups(out []slotVal, e *expr, t *text, caps []int) []slotVal {
+	start := len(out)
+	for k, slot := range e.slots {
+		if slot >= 0 && 2*k+1 < len(caps) && caps[2*k] >= 0 {
+			out = append(out, slotVal{t.sub(caps[2*k], caps[2*k+1]), slot})
+		}
+	}
 	if e.simple() {
-		for k, slot := range e.slots {
-			if slot >= 0 && 2*k+1 < len(caps) && caps[2*k] >= 0 {
-				out[slot] = groupVal{s[caps[2*k]:caps[2*k+1]], true}
+		return out
+	}
+	// As fail2ban: an alt_ group gives its field its value if the field
+	// has none (or an empty one)...
+	for _, g := range e.alt {
+		if v, _ := lastVal(out[start:], g.slot); v != "" {
+			if cur, _ := lastVal(out[start:], g.fieldSlot); cur == "" {
+				out = append(out, slotVal{v, g.fieldSlot})
 			}
 		}
-		return
 	}
-	for name, v := range e.groups(s, caps) {
-		out[f.slotOf[name]] = groupVal{v, true}
+	// ... and tuple_ groups are written with their field as Python
+	// prints a tuple: ('a', 'b', None).
+	elem := func(s string, ok bool) string {
+		if !ok {
+			return "None"
+		}
+		return "'" + s + "'"
 	}
+	for i, g := range e.tuple {
+		v, vok := lastVal(out[start:], g.slot)
+		cur, cok := lastVal(out[start:], g.fieldSlot)
+		tupled := slices.ContainsFunc(e.tuple[:i], func(h complexGroup) bool { return h.fieldSlot == g.fieldSlot })
+		if tupled {
+			out = append(out, slotVal{cur[:len(cur)-1] + ", " + elem(v, vok) + ")", g.fieldSlot})
+		} else {
+			out = append(out, slotVal{"(" + elem(cur, cok) + ", " + elem(v, vok) + ")", g.fieldSlot})
+		}
+	}
+	return out
 }
 
 // fieldMap returns the groups that took part as a map (Failure.Fields).

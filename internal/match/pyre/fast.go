@@ -774,8 +774,9 @@ func hasCapture(n *Node) bool {
 }
 
 // simpleLook returns the branches of a lookahead body that is an
-// alternation of zero-width assertions and single characters (as fail2ban's
-// (?=^|\b|\W)), which can be checked without backtracking.
+// alternation of zero-width assertions, single characters and literals (as
+// fail2ban's (?=^|\b|\W) and (?! from )), which can be checked without
+// backtracking.
 func simpleLook(n *Node) ([]*Node, bool) {
 	alts := []*Node{n}
 	if n.Op == OpAlternate {
@@ -785,7 +786,7 @@ func simpleLook(n *Node) ([]*Node, bool) {
 		switch a.Op {
 		case OpBeginText, OpBeginLine, OpEndText, OpEndTextNL, OpEndLine, OpWordBoundary, OpNoWordBoundary, OpClass, OpAny, OpAnyNotNL:
 		case OpLiteral:
-			if len(a.Runes) != 1 {
+			if len(a.Runes) == 0 {
 				return nil, false
 			}
 		default:
@@ -795,7 +796,8 @@ func simpleLook(n *Node) ([]*Node, bool) {
 	return alts, true
 }
 
-// lookPredNode is a lookahead made of assertions and single characters.
+// lookPredNode is a lookahead made of assertions, single characters and
+// literals.
 type lookPredNode struct {
 	alts   []*Node
 	negate bool
@@ -834,11 +836,14 @@ func lookPred(s string, i int, alts []*Node) bool {
 			if !isBoundary(s, i) {
 				return true
 			}
+		case OpLiteral:
+			if _, ok := literalAt(s, i, a.Runes, a.Fold); ok {
+				return true
+			}
 		default:
 			if i < len(s) {
 				r, _ := decodeRune(s, i)
-				if a.Op == OpLiteral && (r == a.Runes[0] || a.Fold && equalFold(r, a.Runes[0])) ||
-					a.Op == OpAny || a.Op == OpAnyNotNL && r != '\n' ||
+				if a.Op == OpAny || a.Op == OpAnyNotNL && r != '\n' ||
 					a.Op == OpClass && inRanges(a.Ranges, r) {
 					return true
 				}
@@ -846,6 +851,23 @@ func lookPred(s string, i int, alts []*Node) bool {
 		}
 	}
 	return false
+}
+
+// literalAt reports whether runes match at s[i:], rune by rune (an invalid
+// byte of s reads as utf8.RuneError, as in Go's regexp), ignoring case if
+// fold, and returns where they end.
+func literalAt(s string, i int, runes []rune, fold bool) (int, bool) {
+	for _, want := range runes {
+		if i >= len(s) {
+			return 0, false
+		}
+		r, w := decodeRune(s, i)
+		if r != want && (!fold || !equalFold(r, want)) {
+			return 0, false
+		}
+		i += w
+	}
+	return i, true
 }
 
 // inRanges reports whether r is in sorted ranges.

@@ -237,20 +237,8 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			}
 			i, pc = end, in.next
 		case opFoldLit:
-			j := i
-			for _, want := range in.runes {
-				if j >= len(s) {
-					ok = false
-					break
-				}
-				r, w := decodeRune(s, j)
-				if r != want && (!in.fold || !equalFold(r, want)) {
-					ok = false
-					break
-				}
-				j += w
-			}
-			i, pc = j, in.next
+			i, ok = literalAt(s, i, in.runes, in.fold)
+			pc = in.next
 		case opRune:
 			if i >= len(s) {
 				ok = false
@@ -271,7 +259,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			ok = assertAt(in.assert, s, i)
 			pc = in.next
 		case opCap:
-			bt = append(bt, frame{kind: fCap, a: in.slot, b: int32(caps[in.slot])})
+			bt = push(bt, fCap, 0, 0, int(in.slot), caps[in.slot])
 			caps[in.slot] = i
 			pc = in.next
 		case opNeed:
@@ -292,7 +280,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				break
 			}
 			if k2 := nextAlt(in, s, i, k+1); k2 >= 0 {
-				bt = append(bt, frame{kind: fAlt, pc: pc, i: int32(i), a: int32(k2)})
+				bt = push(bt, fAlt, pc, i, k2, 0)
 			}
 			pc = in.alts[k]
 		case opQuest:
@@ -311,18 +299,18 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				break
 			}
 			if in.greedy {
-				bt = append(bt, frame{kind: fChoice, pc: in.next, i: int32(i)})
+				bt = push(bt, fChoice, in.next, i, 0, 0)
 				pc = in.body
 			} else {
-				bt = append(bt, frame{kind: fChoice, pc: in.body, i: int32(i)})
+				bt = push(bt, fChoice, in.body, i, 0, 0)
 				pc = in.next
 			}
 		case opLoop:
 			if in.greedy {
-				bt = append(bt, frame{kind: fChoice, pc: in.next, i: int32(i)})
+				bt = push(bt, fChoice, in.next, i, 0, 0)
 				pc = in.body
 			} else {
-				bt = append(bt, frame{kind: fChoice, pc: in.body, i: int32(i)})
+				bt = push(bt, fChoice, in.body, i, 0, 0)
 				pc = in.next
 			}
 		case opLook:
@@ -358,7 +346,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				ok = false
 				break
 			}
-			bt = append(bt, frame{kind: fSaved, a: int32(saved)})
+			bt = push(bt, fSaved, 0, 0, saved, 0)
 			i, pc = end, in.next
 		}
 		if ok {
@@ -416,6 +404,25 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 // or none at all) can start at s[i:].
 func canStart(first *[4]uint64, s string, i int) bool {
 	return first == nil || i < len(s) && first[s[i]>>6]&(1<<(s[i]&63)) != 0
+}
+
+// push appends a frame to bt. It stores the fields one by one: a frame
+// built whole and then copied in is stored in parts and loaded at once,
+// which stalls the processor.
+func push(bt []frame, kind frameKind, pc int32, i, a, b int) []frame {
+	n := len(bt)
+	if n == cap(bt) {
+		bt = grow(bt)
+	}
+	bt = bt[:n+1]
+	f := &bt[n]
+	f.kind, f.pc, f.i, f.a, f.b = kind, pc, int32(i), int32(a), int32(b)
+	return bt
+}
+
+// grow makes room for more frames.
+func grow(bt []frame) []frame {
+	return append(bt, make([]frame, len(bt)+16)...)[:len(bt)]
 }
 
 // nextAlt returns the first alternative of an opAlt from k on that can
@@ -476,7 +483,7 @@ func (m *Machine) runeLoop(pc int32, in *inst, i int) (int, bool) {
 			return 0, false
 		}
 		if j > i {
-			m.bt = append(m.bt, frame{kind: fBackOff, pc: pc, i: int32(i), a: int32(j)})
+			m.bt = push(m.bt, fBackOff, pc, i, j, 0)
 		}
 		return j, true
 	}
@@ -494,12 +501,12 @@ func (m *Machine) runeLoop(pc int32, in *inst, i int) (int, bool) {
 		return m.hint(pc, in, lo, j)
 	case in.greedy:
 		if j > lo {
-			m.bt = append(m.bt, frame{kind: fGreedy, pc: pc, i: int32(j), a: int32(lo)})
+			m.bt = push(m.bt, fGreedy, pc, j, lo, 0)
 		}
 		return j, true
 	default:
 		if lo < j {
-			m.bt = append(m.bt, frame{kind: fLazy, pc: pc, i: int32(lo), a: int32(j)})
+			m.bt = push(m.bt, fLazy, pc, lo, j, 0)
 		}
 		return lo, true
 	}
@@ -530,7 +537,7 @@ func (m *Machine) hint(pc int32, in *inst, lo, hi int) (int, bool) {
 		lo = p + 1
 	}
 	if lo <= hi {
-		m.bt = append(m.bt, frame{kind: fHint, pc: pc, a: int32(lo), b: int32(hi)})
+		m.bt = push(m.bt, fHint, pc, 0, lo, hi)
 	}
 	return p, true
 }
@@ -580,7 +587,7 @@ func (m *Machine) runes(pc int32, in *inst, i, j int) (int, bool) {
 	}
 	p := m.stack[k]
 	if k != end {
-		m.bt = append(m.bt, frame{kind: fRunes, pc: pc, i: int32(k), a: int32(base), b: int32(end)})
+		m.bt = push(m.bt, fRunes, pc, k, base, end)
 	} else {
 		m.stack = m.stack[:base] // nothing left to try
 	}
@@ -678,7 +685,7 @@ func (m *Machine) nextEnd(prog []inst, f *frame) (int32, int, bool) {
 			return 0, 0, false
 		}
 		if p > lo {
-			m.bt = append(m.bt, frame{kind: fGreedy, pc: pc, i: int32(p), a: int32(lo)})
+			m.bt = push(m.bt, fGreedy, pc, p, lo, 0)
 		}
 		return in.next, p, true
 	}
@@ -722,7 +729,7 @@ func (m *Machine) look(prog []inst, in *inst, i int) bool {
 		return in.negate && !ok
 	}
 	if saved >= 0 {
-		m.bt = append(m.bt, frame{kind: fSaved, a: int32(saved)})
+		m.bt = push(m.bt, fSaved, 0, 0, saved, 0)
 	}
 	return true
 }
