@@ -116,7 +116,11 @@ type Daemon struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	eng       *engine.Engine
+	eng *engine.Engine
+	// eventsNow, if not zero, is the time for the events being handled:
+	// the engine's clock then, read once for a batch of failures rather
+	// than for each (reading the clock is not free).
+	eventsNow time.Time
 	cfg       *config.Config
 	jails     map[string]*jailRuntime
 	pipe      *pipeline
@@ -182,7 +186,7 @@ func New(opts Options) (*Daemon, error) {
 		events:   make(chan event, 64),
 		calls:    make(chan call),
 	}
-	d.eng = engine.New(d.now)
+	d.eng = engine.New(d.loopNow)
 	// A nil Resolver is a nil Lookup: the system's.
 	d.hosts = hostres.New(hostres.Options{Lookup: opts.Resolver, Now: d.now})
 	if opts.RunActions {
@@ -306,6 +310,8 @@ func (d *Daemon) resetExpiry(t *time.Timer) {
 // recorder, which stores them in one transaction and logs them (recorder.go
 // says why the firewall goes first here).
 func (d *Daemon) handleEvents(ctx context.Context, ev event) {
+	d.eventsNow = d.now()
+	defer func() { d.eventsNow = time.Time{} }()
 	var bans []engine.Decision
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
@@ -728,6 +734,15 @@ func (d *Daemon) checkGlobs(ctx context.Context) {
 // it was followed may be before it is taken for now, as fail2ban does.
 const maxLiveSkew = time.Minute
 
+// loopNow is the clock of the loop goroutine: the time held for the events
+// it handles, else now.
+func (d *Daemon) loopNow() time.Time {
+	if !d.eventsNow.IsZero() {
+		return d.eventsNow
+	}
+	return d.now()
+}
+
 // liveTime returns the time to count a failure at, for a line written
 // while its log was followed. A timestamp more than a minute from now is
 // a clock, time zone or latency problem rather than an old line: like
@@ -735,7 +750,7 @@ const maxLiveSkew = time.Minute
 // on a restart, keep their own times, and the engine ignores those older
 // than findtime). The jail warns about it once a day.
 func (d *Daemon) liveTime(jail string, f engine.Failure) time.Time {
-	now := d.now()
+	now := d.loopNow()
 	if f.Time.IsZero() {
 		return f.Time
 	}

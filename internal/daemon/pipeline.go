@@ -415,6 +415,12 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 	var stateless []*jailRuntime
 	var searched []searchedJail
 	stateful := map[*jailRuntime]*match.Matcher{}
+	// The Matchers are used by the deliverer alone, which sets their
+	// clock to the time the chunk it applies was read: one reading of the
+	// clock per chunk rather than one per line, as the workers' date
+	// detectors do.
+	chunkNow := d.now()
+	clock := func() time.Time { return chunkNow }
 	var order []*jailRuntime
 	for _, j := range jails {
 		// A filter with its own dates (datepattern, or the jail's
@@ -424,7 +430,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 			stateless = append(stateless, j)
 			continue
 		}
-		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: d.now, Location: time.Local, TimeZone: j.cfg.LogTimeZone, NoFields: true})
+		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: clock, Location: time.Local, TimeZone: j.cfg.LogTimeZone, NoFields: true})
 		if err != nil {
 			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
 			continue
@@ -472,6 +478,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 		lm := newLineMatcher(nil, d.hosts, d.log) // for ignorecommand and usedns
 		for c := range pending {
 			<-c.done
+			chunkNow = c.now
 			ev := event{path: key, live: c.b.live}
 			if len(c.failures) > 0 {
 				ev.failures = [][]jailFailure{c.failures}

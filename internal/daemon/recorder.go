@@ -192,6 +192,9 @@ func (d *Daemon) syncStore(ctx context.Context) error {
 func (d *Daemon) record(ctx context.Context, ds []engine.Decision) error {
 	var add []store.Ban
 	var ends []store.End
+	if len(ds) > 0 && ds[0].Action == engine.Ban {
+		add = make([]store.Ban, 0, len(ds)) // an attack: mostly bans
+	}
 	for _, dec := range ds {
 		switch dec.Action {
 		case engine.Ban:

@@ -96,8 +96,9 @@ type Matcher struct {
 	cur    groupVals
 	raw    [1]string
 	single failData
-	// addr is the last address of a failure without a connection.
-	addr addrMemo
+	// addr is the last address of a failure without a connection; pre is
+	// the address the Search of the line being applied parsed.
+	addr, pre addrMemo
 }
 
 // bufLine is a line of the buffer: its text without its date, and as read.
@@ -324,7 +325,7 @@ func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, h
 		if hasMLFID {
 			memo = &fd.addr // the connection's address, most likely
 		}
-		addr, bits := memo.parse(ip, cidr, hasCIDR && cidr != "")
+		addr, bits := m.parseAddr(memo, ip, cidr, hasCIDR && cidr != "")
 		if !isAddr && !strings.ContainsAny(ip, ".:") {
 			addr, bits = netip.Addr{}, 0
 		}
@@ -486,6 +487,16 @@ func (c *addrMemo) parse(ip, cidr string, hasCIDR bool) (netip.Addr, int) {
 		*c = addrMemo{ip: ip, cidr: cidr, hasCIDR: hasCIDR, set: true, addr: r.Addr, bits: r.Bits}
 	}
 	return c.addr, c.bits
+}
+
+// parseAddr is memo.parse, which takes the address the Search of the line
+// parsed if it is that one.
+func (m *Matcher) parseAddr(memo *addrMemo, ip, cidr string, hasCIDR bool) (netip.Addr, int) {
+	if p := &m.pre; p.set && p.ip == ip && p.hasCIDR == hasCIDR && p.cidr == cidr {
+		*memo = *p
+		return p.addr, p.bits
+	}
+	return memo.parse(ip, cidr, hasCIDR)
 }
 
 // updateUsers adds user to the users of fd (if not empty) and returns

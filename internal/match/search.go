@@ -30,6 +30,9 @@ type Search struct {
 	// give a failure): for each, an entry whose slot is -1-i (failregex
 	// i), then the groups of the match, those of the prefregex first.
 	cands []slotVal
+	// addr is the address the first candidate that names one names, with
+	// its <CIDR>, parsed here rather than in the ordered Apply.
+	addr addrMemo
 }
 
 // Empty reports whether the search found nothing: applying it changes no
@@ -187,6 +190,9 @@ func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
 			}
 			continue
 		}
+		if !s.addr.set {
+			s.addr = addrOf(cands[at+1:])
+		}
 		if checkAll {
 			continue
 		}
@@ -204,6 +210,34 @@ func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
 		s.cands = cands
 	}
 	return s
+}
+
+// addrOf returns the address a match with groups gs names (ip4, else ip6,
+// with its cidr) parsed as Matcher.failure parses it; not set if it names
+// none.
+func addrOf(gs []slotVal) addrMemo {
+	var ip4, ip6, cidr string
+	var has4, has6, hasCIDR bool
+	for _, g := range gs { // the last value of a slot wins
+		switch g.slot {
+		case slotIP4:
+			ip4, has4 = g.s, true
+		case slotIP6:
+			ip6, has6 = g.s, true
+		case slotCIDR:
+			cidr, hasCIDR = g.s, true
+		}
+	}
+	ip := ip4
+	if !has4 {
+		if !has6 {
+			return addrMemo{}
+		}
+		ip = ip6
+	}
+	var memo addrMemo
+	memo.parse(ip, cidr, hasCIDR && cidr != "")
+	return memo
 }
 
 // decides reports whether a match with groups gs ends fail2ban's search
@@ -272,6 +306,8 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 	for _, k := range s.ignoreHits {
 		m.ignoreHits[k]++
 	}
+	m.pre = s.addr
+	defer func() { m.pre = addrMemo{} }()
 	var out []Failure
 	for rest := s.cands; len(rest) > 0; {
 		i, gs, next := nextCand(rest)

@@ -17,8 +17,9 @@
 //
 // Engine tells which fallback an expression uses.
 //
-// Differences from Python that remain: \b and \B look at ASCII word
-// characters (as Go's regexp does), while \w is Unicode; flags written in
+// Differences from Python that remain: \b and \B of the RE2 fallback look
+// at ASCII word characters (as Go's regexp does), while Python's and the
+// fast matcher's are Unicode, as \w is; flags written in
 // the middle of an expression apply to all of it (as before Python 3.11,
 // which refuses them); a repetition of something that can match the empty
 // string runs on the fallback engine with Go's rules for its groups; and
@@ -79,6 +80,7 @@ type Node struct {
 	Behind bool   // OpLook
 	Negate bool   // OpLook
 	Width  int    // OpLook with Behind: width in runes
+	ASCII  bool   // OpWordBoundary, OpNoWordBoundary: ASCII word characters only ((?a))
 	// after, for an OpCapture a conditional tests, are literals the rest
 	// of the expression needs, in order, once the group has matched (see
 	// markCondGroups); the fast matcher checks them when it enters the
@@ -179,18 +181,20 @@ func (p *printer) node(n *Node) {
 		}
 	case OpEndLine:
 		b.WriteString(`(?m:$)`)
-	case OpWordBoundary:
-		if p.dialect == dialectNET {
-			// ASCII word characters, as Go's \b and the fast matcher.
-			b.WriteString(`(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))`)
-		} else {
-			b.WriteString(`\b`)
+	case OpWordBoundary, OpNoWordBoundary:
+		if p.dialect != dialectNET {
+			b.WriteString(map[Op]string{OpWordBoundary: `\b`, OpNoWordBoundary: `\B`}[n.Op])
+			break
 		}
-	case OpNoWordBoundary:
-		if p.dialect == dialectNET {
-			b.WriteString(`(?:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))`)
+		// Python's word characters (.NET's \b has others).
+		w := `[\p{L}\p{N}_]`
+		if n.ASCII {
+			w = `[0-9A-Za-z_]`
+		}
+		if n.Op == OpWordBoundary {
+			fmt.Fprintf(b, `(?:(?<=%[1]s)(?!%[1]s)|(?<!%[1]s)(?=%[1]s))`, w)
 		} else {
-			b.WriteString(`\B`)
+			fmt.Fprintf(b, `(?:(?<=%[1]s)(?=%[1]s)|(?<!%[1]s)(?!%[1]s))`, w)
 		}
 	case OpCapture:
 		if p.onCapture != nil {

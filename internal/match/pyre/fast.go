@@ -190,7 +190,7 @@ func build(n *Node, next node) (node, error) {
 	case OpClass, OpAnyNotNL, OpAny:
 		return &runeNode{set: newRuneSet(n), next: next}, nil
 	case OpBeginText, OpBeginLine, OpEndText, OpEndTextNL, OpEndLine, OpWordBoundary, OpNoWordBoundary:
-		return &assertNode{op: n.Op, next: next}, nil
+		return &assertNode{op: n.Op, ascii: n.ASCII, next: next}, nil
 	case OpCapture:
 		end := &capNode{slot: 2*n.Cap + 1, next: next}
 		body, err := build(n.Sub[0], end)
@@ -693,21 +693,48 @@ type runeLoop struct {
 
 // assertNode matches an empty-width assertion.
 type assertNode struct {
-	op   Op
-	next node
+	op    Op
+	ascii bool // \b, \B: ASCII word characters only
+	next  node
 }
 
-// isBoundary reports whether \b holds at s[i] (ASCII word characters, as
-// Go's regexp has it).
-func isBoundary(s string, i int) bool {
-	before := i > 0 && isWordByte(s[i-1])
-	after := i < len(s) && isWordByte(s[i])
+// isBoundary reports whether \b holds at s[i]: between a word character
+// (\w: a letter, a number or "_", as Python's str patterns have it; with
+// ascii, an ASCII one) and another character or an end. (The RE2
+// fallback's \b knows ASCII word characters only.)
+func isBoundary(s string, i int, ascii bool) bool {
+	before := false
+	if i > 0 {
+		if c := s[i-1]; c < utf8.RuneSelf || ascii {
+			before = isWordByte(c)
+		} else {
+			r, _ := utf8.DecodeLastRuneInString(s[:i])
+			before = isWordRune(r)
+		}
+	}
+	after := false
+	if i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf || ascii {
+			after = isWordByte(c)
+		} else {
+			r, _ := decodeRune(s, i)
+			after = isWordRune(r)
+		}
+	}
 	return before != after
 }
 
-// isWordByte reports whether c is an ASCII word character, as \b sees it.
+// isWordByte reports whether c is an ASCII word character.
 func isWordByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}
+
+// isWordRune reports whether r is a word character (in \w).
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return isWordByte(byte(r))
+	}
+	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
 // capNode records a group boundary.
@@ -829,11 +856,11 @@ func lookPred(s string, i int, alts []*Node) bool {
 				return true
 			}
 		case OpWordBoundary:
-			if isBoundary(s, i) {
+			if isBoundary(s, i, a.ASCII) {
 				return true
 			}
 		case OpNoWordBoundary:
-			if !isBoundary(s, i) {
+			if !isBoundary(s, i, a.ASCII) {
 				return true
 			}
 		case OpLiteral:

@@ -709,10 +709,10 @@ func (p *parser) escape(flags Flags) (*Node, error) {
 		return &Node{Op: OpEndText}, nil
 	case 'b':
 		p.pos++
-		return &Node{Op: OpWordBoundary}, nil
+		return &Node{Op: OpWordBoundary, ASCII: flags&ASCII != 0}, nil
 	case 'B':
 		p.pos++
-		return &Node{Op: OpNoWordBoundary}, nil
+		return &Node{Op: OpNoWordBoundary, ASCII: flags&ASCII != 0}, nil
 	case 'd', 'D', 'w', 'W', 's', 'S':
 		p.pos++
 		text, neg := perlClassText(c, flags)

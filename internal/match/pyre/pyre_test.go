@@ -99,6 +99,12 @@ var pythonCases = []struct {
 	{"(?P<dns>[\\w\\-.^_]*\\w)", "host-1.example.org.", []int{0, 18, 0, 18}, false},
 	{"(a?)+?b", "ab", []int{0, 2, 0, 1}, false},
 	{"(?:a|)+b", "aab", []int{0, 3}, false},
+	// \b between Unicode word characters (letters, numbers) and others.
+	{`\bfoo`, "éfoo", nil, false},
+	{`x\b`, "x\u0300", []int{0, 1}, false},
+	{`é\b`, "é ", []int{0, 2}, false},
+	{`(?a)\bfoo`, "éfoo", []int{2, 5}, false},
+	{`(0)(?!\B)`, "0\u072b", nil, false},
 	{"(ab|a)*?c", "abac", []int{0, 4, 2, 3}, false},
 }
 
@@ -125,6 +131,9 @@ func TestPython(t *testing.T) {
 			// RE2 has no "$" that stops before a final newline without
 			// consuming it; the fallback engine differs here (see
 			// printer.node).
+			continue
+		}
+		if asciiBoundary(re, c.s) {
 			continue
 		}
 		if got := re.FindSlow(m, c.s); !sameGroups(got, c.want, c.s) {
@@ -474,6 +483,9 @@ func checkFast(t *testing.T, expr, line string) {
 		got = slices.Clone(m.caps)
 	}
 	want := re.FindSlow(m, line)
+	if asciiBoundary(re, line) {
+		return
+	}
 	if !sameGroups(want, got, line) {
 		t.Fatalf("%q on %q: fast %v, %s %v", expr, line, got, re.Engine(), want)
 	}
@@ -514,6 +526,9 @@ func FuzzFast(f *testing.F) {
 		if re.Timeouts() > 0 {
 			return
 		}
+		if asciiBoundary(re, line) {
+			return
+		}
 		if !sameGroups(want, got, line) {
 			t.Fatalf("%q on %q: fast %v, %s %v (%q)", expr, line, got, re.Engine(), want, re.Fallback())
 		}
@@ -523,6 +538,22 @@ func FuzzFast(f *testing.F) {
 			t.Fatalf("%q on %q: Find %v, %s %v", expr, line, got, re.Engine(), want)
 		}
 	})
+}
+
+// asciiBoundary reports whether the fallback engine of re may find
+// otherwise on s because of a known difference: RE2's \b and \B know ASCII
+// word characters only, Python's (and the fast matcher's) Unicode ones.
+func asciiBoundary(re *Regexp, s string) bool {
+	fb := re.Fallback()
+	if re.Engine() != RE2 || !strings.Contains(fb, `\b`) && !strings.Contains(fb, `\B`) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // FuzzParse checks that the parser never panics and that what it accepts

@@ -46,6 +46,7 @@ type inst struct {
 	negate     bool
 	caps       bool // opLook: its body has groups
 	fold       bool
+	ascii      bool  // opAssert: \b, \B over ASCII word characters only
 	assert     Op    // opAssert
 	slot       int32 // opCap, opBackref, opCond
 	next       int32
@@ -147,7 +148,7 @@ func (n *runeLoop) inst(l *lowerer) inst {
 }
 
 func (n *assertNode) inst(l *lowerer) inst {
-	return inst{op: opAssert, assert: n.op, next: l.pc(n.next)}
+	return inst{op: opAssert, assert: n.op, ascii: n.ascii, next: l.pc(n.next)}
 }
 
 func (n *capNode) inst(l *lowerer) inst {
@@ -256,7 +257,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			bt = m.bt
 			pc = in.next
 		case opAssert:
-			ok = assertAt(in.assert, s, i)
+			ok = assertAt(in.assert, in.ascii, s, i)
 			pc = in.next
 		case opCap:
 			bt = push(bt, fCap, 0, 0, int(in.slot), caps[in.slot])
@@ -437,7 +438,7 @@ func nextAlt(in *inst, s string, i, k int) int {
 }
 
 // assertAt reports whether an empty-width assertion holds at s[i].
-func assertAt(op Op, s string, i int) bool {
+func assertAt(op Op, ascii bool, s string, i int) bool {
 	switch op {
 	case OpBeginText:
 		return i == 0
@@ -450,7 +451,7 @@ func assertAt(op Op, s string, i int) bool {
 	case OpEndLine:
 		return i == len(s) || s[i] == '\n'
 	case OpWordBoundary, OpNoWordBoundary:
-		return isBoundary(s, i) == (op == OpWordBoundary)
+		return isBoundary(s, i, ascii) == (op == OpWordBoundary)
 	}
 	return false
 }
