@@ -2,6 +2,7 @@ package match
 
 import (
 	"math/bits"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -31,8 +32,11 @@ type Search struct {
 	// i), then the groups of the match, those of the prefregex first.
 	cands []slotVal
 	// addr is the address the first candidate that names one names, with
-	// its <CIDR>, parsed here rather than in the ordered Apply.
-	addr addrMemo
+	// its <CIDR>, parsed here rather than in the ordered Apply (which
+	// finds its text in the candidate again).
+	addr     netip.Addr
+	addrBits int32
+	hasAddr  bool
 }
 
 // Empty reports whether the search found nothing: applying it changes no
@@ -190,8 +194,11 @@ func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
 			}
 			continue
 		}
-		if !s.addr.set {
-			s.addr = addrOf(cands[at+1:])
+		if !s.hasAddr {
+			if ip, cidr, hasCIDR, ok := addrText(cands[at+1:]); ok {
+				r := addrResult(ip, cidr, hasCIDR)
+				s.addr, s.addrBits, s.hasAddr = r.Addr, int32(r.Bits), true
+			}
 		}
 		if checkAll {
 			continue
@@ -212,12 +219,12 @@ func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
 	return s
 }
 
-// addrOf returns the address a match with groups gs names (ip4, else ip6,
-// with its cidr) parsed as Matcher.failure parses it; not set if it names
-// none.
-func addrOf(gs []slotVal) addrMemo {
-	var ip4, ip6, cidr string
-	var has4, has6, hasCIDR bool
+// addrText returns the address a match with groups gs names (ip4, else
+// ip6) and its cidr, as Matcher.failure passes them to addrResult; ok is
+// false if it names none.
+func addrText(gs []slotVal) (ip, cidr string, hasCIDR, ok bool) {
+	var ip4, ip6 string
+	var has4, has6 bool
 	for _, g := range gs { // the last value of a slot wins
 		switch g.slot {
 		case slotIP4:
@@ -228,16 +235,29 @@ func addrOf(gs []slotVal) addrMemo {
 			cidr, hasCIDR = g.s, true
 		}
 	}
-	ip := ip4
+	ip = ip4
 	if !has4 {
 		if !has6 {
-			return addrMemo{}
+			return "", "", false, false
 		}
 		ip = ip6
 	}
-	var memo addrMemo
-	memo.parse(ip, cidr, hasCIDR && cidr != "")
-	return memo
+	return ip, cidr, hasCIDR && cidr != "", true
+}
+
+// preAddr returns, as an address memo, the address the search s parsed.
+func (s *Search) preAddr() addrMemo {
+	if !s.hasAddr {
+		return addrMemo{}
+	}
+	for rest := s.cands; len(rest) > 0; {
+		_, gs, next := nextCand(rest)
+		rest = next
+		if ip, cidr, hasCIDR, ok := addrText(gs); ok {
+			return addrMemo{ip: ip, cidr: cidr, hasCIDR: hasCIDR, set: true, addr: s.addr, bits: int(s.addrBits)}
+		}
+	}
+	return addrMemo{}
 }
 
 // decides reports whether a match with groups gs ends fail2ban's search
@@ -306,7 +326,7 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 	for _, k := range s.ignoreHits {
 		m.ignoreHits[k]++
 	}
-	m.pre = s.addr
+	m.pre = s.preAddr()
 	defer func() { m.pre = addrMemo{} }()
 	var out []Failure
 	for rest := s.cands; len(rest) > 0; {
