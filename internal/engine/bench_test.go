@@ -55,6 +55,18 @@ func attackJail() JailConfig {
 // every one is banned at its fifth failure. Every 50,000 failures the
 // engine is replaced by a fresh one (outside the timer).
 func BenchmarkFailAttack(b *testing.B) {
+	runAttack(b, func(e *Engine, c *clock, k int, f Failure) {
+		out, _, _ := e.Fail("sshd", f)
+		if want := k >= 40000; (out == Banned) != want {
+			b.Fatalf("failure %d: %v", k, out)
+		}
+	})
+}
+
+// runAttack calls fail for each failure of the attack BenchmarkFailAttack
+// describes (k is its index in the attack), b.N times in all, on a fresh
+// engine every round.
+func runAttack(b *testing.B, fail func(e *Engine, c *clock, k int, f Failure)) {
 	fs := attack(10000, 5)
 	c := &clock{t: t0.Add(5 * time.Second)}
 	var e *Engine
@@ -75,10 +87,7 @@ func BenchmarkFailAttack(b *testing.B) {
 			fresh()
 			b.StartTimer()
 		}
-		out, _, _ := e.Fail("sshd", fs[k])
-		if want := k >= len(fs)-10000; (out == Banned) != want {
-			b.Fatalf("failure %d: %v", k, out)
-		}
+		fail(e, c, k, fs[k])
 	}
 }
 
@@ -108,30 +117,11 @@ func BenchmarkStats(b *testing.B) {
 // BenchmarkFailAndStats is a status poll every 100 failures of the attack
 // (the daemon's benchmark polls every 2 ms), per failure.
 func BenchmarkFailAndStats(b *testing.B) {
-	fs := attack(10000, 5)
-	c := &clock{t: t0.Add(5 * time.Second)}
-	var e *Engine
-	fresh := func() {
-		e = New(c.now)
-		if _, err := e.Configure([]JailConfig{attackJail()}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	fresh()
-	b.ReportAllocs()
-	b.ResetTimer()
-	defer cpuPerOp(b)()
-	for i := 0; i < b.N; i++ {
-		k := i % len(fs)
-		if k == 0 && i > 0 {
-			b.StopTimer()
-			fresh()
-			b.StartTimer()
-		}
-		e.Fail("sshd", fs[k])
+	runAttack(b, func(e *Engine, c *clock, k int, f Failure) {
+		e.Fail("sshd", f)
 		if k%100 == 0 {
 			c.advance(time.Microsecond)
 			e.Stats("sshd")
 		}
-	}
+	})
 }

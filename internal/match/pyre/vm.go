@@ -299,13 +299,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				pc = in.next
 				break
 			}
-			if in.greedy {
-				bt = push(bt, fChoice, in.next, i, 0, 0)
-				pc = in.body
-			} else {
-				bt = push(bt, fChoice, in.body, i, 0, 0)
-				pc = in.next
-			}
+			fallthrough // the part may start here: a choice, as a loop's
 		case opLoop:
 			if in.greedy {
 				bt = push(bt, fChoice, in.next, i, 0, 0)
