@@ -927,7 +927,7 @@ type condNode struct {
 	yes, no node
 }
 
-// atomicEnd ends the body of an atomic group and records where.
+// atomicEnd ends the body of an atomic group: the group goes on from there.
 type atomicEnd struct{}
 
 // atomicNode matches its body once, without backtracking into it.
