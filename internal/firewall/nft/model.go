@@ -38,9 +38,26 @@ func later(a, b time.Time) time.Time {
 // looking at all of them; a bit mask says which lengths have any, so that
 // a lookup visits only those.
 type index struct {
-	byLen []map[netip.Addr]time.Time // by prefix length, keyed by masked address
-	used  lengths                    // the lengths with prefixes
+	byLen []map[addrKey]time.Time // by prefix length, keyed by masked address
+	used  lengths                 // the lengths with prefixes
 	n     int
+	is4   bool // the family: IPv4 addresses are keyed as IPv4-mapped ones
+}
+
+// addrKey is an address as a map key: the runtime hashes 16 bytes with a
+// routine of their own, a netip.Addr (24 bytes, with its zone) as memory of
+// any length, which took a good part of a large batch's time.
+type addrKey [16]byte
+
+func keyOf(a netip.Addr) addrKey { return a.As16() }
+
+// addr returns the address of k in x's family.
+func (x *index) addr(k addrKey) netip.Addr {
+	a := netip.AddrFrom16(k)
+	if x.is4 {
+		return a.Unmap()
+	}
+	return a
 }
 
 // lengths is a set of prefix lengths, 0 to 128.
@@ -71,33 +88,33 @@ func (s *lengths) prev(l int) int {
 }
 
 func newIndex(total int) index {
-	return index{byLen: make([]map[netip.Addr]time.Time, total+1)}
+	return index{byLen: make([]map[addrKey]time.Time, total+1), is4: total == 32}
 }
 
 func (x *index) get(p netip.Prefix) (time.Time, bool) {
 	if !x.used.has(p.Bits()) {
 		return time.Time{}, false
 	}
-	d, ok := x.byLen[p.Bits()][p.Addr()]
+	d, ok := x.byLen[p.Bits()][keyOf(p.Addr())]
 	return d, ok
 }
 
 func (x *index) put(p netip.Prefix, d time.Time) {
 	m := x.byLen[p.Bits()]
 	if m == nil {
-		m = make(map[netip.Addr]time.Time)
+		m = make(map[addrKey]time.Time)
 		x.byLen[p.Bits()] = m
 	}
 	before := len(m)
-	m[p.Addr()] = d
+	m[keyOf(p.Addr())] = d
 	x.n += len(m) - before
 	x.used.add(p.Bits())
 }
 
 func (x *index) del(p netip.Prefix) {
-	m := x.byLen[p.Bits()]
-	if _, ok := m[p.Addr()]; ok {
-		delete(m, p.Addr())
+	m, k := x.byLen[p.Bits()], keyOf(p.Addr())
+	if _, ok := m[k]; ok {
+		delete(m, k)
 		x.n--
 		if len(m) == 0 {
 			x.used.remove(p.Bits())
@@ -111,10 +128,10 @@ func (x *index) reserve(l, n int) {
 	m := x.byLen[l]
 	switch {
 	case m == nil:
-		x.byLen[l] = make(map[netip.Addr]time.Time, n)
+		x.byLen[l] = make(map[addrKey]time.Time, n)
 	case n > len(m):
 		// Copying once is cheaper than the growth steps of the map.
-		bigger := make(map[netip.Addr]time.Time, len(m)+n)
+		bigger := make(map[addrKey]time.Time, len(m)+n)
 		for a, d := range m {
 			bigger[a] = d
 		}
@@ -127,7 +144,7 @@ func (x *index) outer(p netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
 	for l := x.used.prev(p.Bits() - 1); l >= 0; l = x.used.prev(l - 1) {
 		q, _ := p.Addr().Prefix(l)
-		if _, ok := x.byLen[l][q.Addr()]; ok {
+		if _, ok := x.byLen[l][keyOf(q.Addr())]; ok {
 			out = append(out, q)
 		}
 	}
@@ -150,15 +167,15 @@ func (x *index) inner(p netip.Prefix) []netip.Prefix {
 			start, step := toU128(a), pow2(total-l)
 			for i := 0; i < 1<<span; i++ {
 				c := start.addr(a.Is4())
-				if _, ok := m[c]; ok {
+				if _, ok := m[keyOf(c)]; ok {
 					out = append(out, netip.PrefixFrom(c, l))
 				}
 				start = start.add(step)
 			}
 			continue
 		}
-		for c := range m {
-			if p.Contains(c) {
+		for k := range m {
+			if c := x.addr(k); p.Contains(c) {
 				out = append(out, netip.PrefixFrom(c, l))
 			}
 		}
@@ -170,8 +187,8 @@ func (x *index) inner(p netip.Prefix) []netip.Prefix {
 func (x *index) all() []entry {
 	out := make([]entry, 0, x.n)
 	for l, m := range x.byLen {
-		for a, d := range m {
-			out = append(out, entry{netip.PrefixFrom(a, l), d})
+		for k, d := range m {
+			out = append(out, entry{netip.PrefixFrom(x.addr(k), l), d})
 		}
 	}
 	sortEntries(out)
