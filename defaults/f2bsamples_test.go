@@ -175,23 +175,13 @@ func TestFail2banSamples(t *testing.T) {
 						continue
 					}
 					key := optionsKey(opts)
-					m, err := compileFilter(t, spec).NewMatcher(match.MatcherOptions{
-						Now: func() time.Time { return time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) }, Location: time.UTC,
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
+					m := sampleMatcher(t, spec)
 					for _, l := range sec.lines {
 						_, fs := m.MatchRaw(l.text)
 						if l.c == nil || !constraintHolds(t, l.c.constraint, sample, opts) {
 							continue
 						}
-						var hosts []string
-						for _, f := range fs {
-							if !f.NoFail && !f.Pending && f.Addr.IsValid() {
-								hosts = append(hosts, f.Addr.String())
-							}
-						}
+						hosts := failureHosts(fs)
 						id := fmt.Sprintf("%s:%d", sample, l.n)
 						if key != "" {
 							id += " " + key
@@ -265,6 +255,31 @@ func TestFail2banSamples(t *testing.T) {
 			t.Errorf("%s: known difference %q no longer occurs: remove it", r.filter, id)
 		}
 	}
+}
+
+// sampleMatcher returns a Matcher of filter spec with the clock and zone
+// of fail2ban's sample tests.
+func sampleMatcher(t *testing.T, spec string) *match.Matcher {
+	t.Helper()
+	m, err := compileFilter(t, spec).NewMatcher(match.MatcherOptions{
+		Now: func() time.Time { return time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) }, Location: time.UTC,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// failureHosts returns the addresses of the failures fs (helper matches
+// and host names left out), as fail2ban's samples annotate them.
+func failureHosts(fs []match.Failure) []string {
+	var hosts []string
+	for _, f := range fs {
+		if !f.NoFail && !f.Pending && f.Addr.IsValid() {
+			hosts = append(hosts, f.Addr.String())
+		}
+	}
+	return hosts
 }
 
 // constraintRE parses the constraints fail2ban's samples use.

@@ -53,23 +53,13 @@ func f2bCheck(t *testing.T, spec, sample string, known map[string]string) (their
 	tree := f2btree.Get(t)
 	seen := map[string]bool{}
 	for _, sec := range readF2BSamples(t, filepath.Join(tree.Logs(), sample)) {
-		m, err := compileFilter(t, spec).NewMatcher(match.MatcherOptions{
-			Now: func() time.Time { return time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) }, Location: time.UTC,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := sampleMatcher(t, spec)
 		for _, l := range sec.lines {
 			_, fs := m.MatchRaw(l.text)
 			if l.c == nil {
 				continue
 			}
-			var hosts []string
-			for _, f := range fs {
-				if !f.NoFail && !f.Pending && f.Addr.IsValid() {
-					hosts = append(hosts, f.Addr.String())
-				}
-			}
+			hosts := failureHosts(fs)
 			id := fmt.Sprintf("%s:%d", sample, l.n)
 			var diff string
 			switch {

@@ -97,7 +97,8 @@ type Matcher struct {
 	raw    [1]string
 	single failData
 	// addr is the last address of a failure without a connection; pre is
-	// the address the Search of the line being applied parsed.
+	// the address the Search of the line last applied parsed (like every
+	// memo, it answers only for the same text).
 	addr, pre addrMemo
 }
 

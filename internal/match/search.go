@@ -327,7 +327,6 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 		m.ignoreHits[k]++
 	}
 	m.pre = s.preAddr()
-	defer func() { m.pre = addrMemo{} }()
 	var out []Failure
 	for rest := s.cands; len(rest) > 0; {
 		i, gs, next := nextCand(rest)

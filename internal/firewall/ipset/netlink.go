@@ -253,7 +253,6 @@ func (c *conn) simple(cmd int, name string) error {
 }
 
 func (c *conn) destroy(name string) error { return c.simple(cmdDestroy, name) }
-func (c *conn) flush(name string) error   { return c.simple(cmdFlush, name) }
 
 // swap exchanges the contents of two sets of the same type. Rules that
 // name one of them see the other's elements from then on.
