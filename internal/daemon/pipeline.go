@@ -430,7 +430,9 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 			stateless = append(stateless, j)
 			continue
 		}
-		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: clock, Location: time.Local, TimeZone: j.cfg.LogTimeZone, NoFields: true})
+		// appendFailures copies what it keeps of each failure: the
+		// Matcher may reuse them (Transient).
+		m, err := j.filter.NewMatcher(match.MatcherOptions{Now: clock, Location: time.Local, TimeZone: j.cfg.LogTimeZone, NoFields: true, Transient: true})
 		if err != nil {
 			d.log.Error("filter", "jail", j.cfg.Name, "err", err)
 			continue

@@ -28,6 +28,11 @@ type MatcherOptions struct {
 	// that do not read them: copying them for every failure is a good part
 	// of the cost of a failure.
 	NoFields bool
+	// Transient lets each call of Match, MatchRaw or Apply reuse the
+	// failures the previous one returned, and their Matches: for
+	// callers that copy what they keep before the next call, it saves an
+	// allocation or two a failure.
+	Transient bool
 }
 
 // Failure is a failure (or, with CheckAll, a helper match) a Matcher
@@ -100,6 +105,10 @@ type Matcher struct {
 	// the address the Search of the line last applied parsed (like every
 	// memo, it answers only for the same text).
 	addr, pre addrMemo
+	// out and arena hold the failures of the last call and their
+	// Matches, for reuse (MatcherOptions.Transient).
+	out   []Failure
+	arena []string
 }
 
 // bufLine is a line of the buffer: its text without its date, and as read.
@@ -197,6 +206,7 @@ func joinBuf(lines []bufLine) string {
 // (maxlines > 1; single lines go through Search and apply).
 func (m *Matcher) find(line bufLine, t time.Time, hasTime bool) []Failure {
 	f := m.f
+	m.arena = clearStrings(m.arena)
 	m.buf = append(m.buf, line)
 	if len(m.buf) > f.maxLines {
 		m.buf = slices.Clone(m.buf[len(m.buf)-f.maxLines:])
@@ -340,13 +350,23 @@ func (m *Matcher) failure(i int, cur groupVals, matched []string, t time.Time, h
 	if !m.opts.NoFields {
 		fl.Fields = m.f.fieldMap(fd.vals)
 	}
-	if hasMLFID {
+	switch {
+	case hasMLFID && m.opts.Transient && len(fd.matches) > 0:
+		// The connection's, which go on changing: a copy, in memory
+		// the next call reuses.
+		at := len(m.arena)
+		m.arena = append(m.arena, fd.matches...)
+		fl.Matches = m.arena[at:len(m.arena):len(m.arena)]
+		if !m.opts.NoFields {
+			fl.Users = cloneStrings(fd.users)
+		}
+	case hasMLFID:
 		// The connection's, which go on changing.
 		fl.Matches = cloneStrings(fd.matches)
 		if !m.opts.NoFields {
 			fl.Users = cloneStrings(fd.users)
 		}
-	} else {
+	default:
 		fl.Matches = fd.matches // the match's own, which nothing else keeps
 		m.single = failData{}
 	}
@@ -569,7 +589,7 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) (f
 		fd = m.cache.newData(cur)
 		if flags&forget == 0 {
 			users = updateUsers(fd, cur.str(slotUser))
-			m.cache.set(mlfid, fd, m.now())
+			m.cache.setNew(mlfid, fd, m.now())
 		} else {
 			kept = false
 		}
@@ -608,24 +628,23 @@ func clearStrings(s []string) []string {
 // for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache). The
 // states it drops are reused for new connections.
 type mlfCache struct {
-	entries map[string]mlfEntry
-	// order holds the keys in the order they were set; a key unset
-	// since (its entry gone, or set again: another seq) is skipped.
-	order []mlfKey
-	seq   uint64
-	// free holds states dropped, for newData.
-	free []*failData
-}
-
-type mlfKey struct {
-	key string
-	seq uint64
+	entries map[string]*mlfEntry
+	// order holds the entries in the order they were set, from head on
+	// (the slots before head are taken); entries unset since are dead
+	// and skipped. An entry leaves order only to be reused (spare).
+	order []*mlfEntry
+	head  int
+	// free holds states dropped, for newData; spare entries out of
+	// order, for set.
+	free  []*failData
+	spare []*mlfEntry
 }
 
 type mlfEntry struct {
+	key     string
 	fd      *failData
 	expires time.Time
-	seq     uint64
+	live    bool // in entries
 }
 
 const (
@@ -643,6 +662,7 @@ func (c *mlfCache) get(key string, now func() time.Time) *failData {
 	if !e.expires.After(now()) {
 		delete(c.entries, key)
 		c.recycle(e.fd)
+		e.fd, e.live = nil, false
 		return nil
 	}
 	return e.fd
@@ -650,46 +670,78 @@ func (c *mlfCache) get(key string, now func() time.Time) *failData {
 
 // set sets the state of key.
 func (c *mlfCache) set(key string, fd *failData, now time.Time) {
-	if c.entries == nil {
-		c.entries = make(map[string]mlfEntry, mlfCacheSize)
-	}
 	if e, ok := c.entries[key]; ok {
 		e.fd, e.expires = fd, now.Add(mlfCacheTTL)
-		c.entries[key] = e
 		return
 	}
+	c.setNew(key, fd, now)
+}
+
+// setNew sets the state of key, which has none.
+func (c *mlfCache) setNew(key string, fd *failData, now time.Time) {
+	if c.entries == nil {
+		c.entries = make(map[string]*mlfEntry, mlfCacheSize)
+	}
 	if len(c.entries) >= mlfCacheSize {
-		for len(c.order) > 0 {
-			k := c.order[0]
-			c.order = c.order[1:]
-			e, ok := c.entries[k.key]
-			if !ok || e.seq != k.seq {
+		for c.head < len(c.order) {
+			e := c.order[c.head]
+			c.order[c.head] = nil
+			c.head++
+			if !e.live {
+				c.spare = append(c.spare, e)
 				continue
 			}
-			delete(c.entries, k.key)
+			delete(c.entries, e.key)
 			c.recycle(e.fd)
-			if e.expires.After(now) && len(c.entries) < mlfCacheSize {
+			live := e.expires.After(now)
+			*e = mlfEntry{}
+			c.spare = append(c.spare, e)
+			if live && len(c.entries) < mlfCacheSize {
 				break
 			}
 		}
 	}
-	if len(c.order) >= 4*mlfCacheSize {
-		// Mostly keys unset since: keep the live ones, in order.
-		live := make([]mlfKey, 0, 2*mlfCacheSize)
-		for _, k := range c.order {
-			if e, ok := c.entries[k.key]; ok && e.seq == k.seq {
-				live = append(live, k)
+	switch {
+	case len(c.order)-c.head >= 4*mlfCacheSize:
+		// Mostly entries unset since: keep the live ones, in order, in
+		// place.
+		live := c.order[:0]
+		for _, e := range c.order[c.head:] {
+			if e.live {
+				live = append(live, e)
+			} else {
+				c.spare = append(c.spare, e)
 			}
 		}
-		c.order = live
+		clear(c.order[len(live):])
+		c.order, c.head = live, 0
+	case c.head > 0 && len(c.order) == cap(c.order):
+		// Full: move the entries down over the slots taken rather than
+		// grow the array.
+		n := copy(c.order, c.order[c.head:])
+		clear(c.order[n:])
+		c.order, c.head = c.order[:n], 0
 	}
-	c.seq++
-	c.entries[key] = mlfEntry{fd: fd, expires: now.Add(mlfCacheTTL), seq: c.seq}
-	c.order = append(c.order, mlfKey{key, c.seq})
+	var e *mlfEntry
+	if n := len(c.spare); n > 0 {
+		e = c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+	} else {
+		e = new(mlfEntry)
+	}
+	*e = mlfEntry{key: key, fd: fd, expires: now.Add(mlfCacheTTL), live: true}
+	c.entries[key] = e
+	c.order = append(c.order, e)
 }
 
 // unset drops the state of key; the caller recycles it when done with it.
-func (c *mlfCache) unset(key string) { delete(c.entries, key) }
+func (c *mlfCache) unset(key string) {
+	if e, ok := c.entries[key]; ok {
+		delete(c.entries, key)
+		e.fd, e.live = nil, false
+	}
+}
 
 // newData returns a state for a new connection with the groups cur: a
 // dropped one if there is one.

@@ -81,8 +81,13 @@ func TestMLFCache(t *testing.T) {
 			if len(c.entries) != len(ref.entries) {
 				t.Fatalf("seed %d op %d: %d entries, want %d", seed, op, len(c.entries), len(ref.entries))
 			}
-			if len(c.order) > 4*mlfCacheSize+1 {
-				t.Fatalf("seed %d op %d: order holds %d keys", seed, op, len(c.order))
+			if n := len(c.order) - c.head; n > 4*mlfCacheSize+1 || cap(c.order) > 8*mlfCacheSize || len(c.spare) > 5*mlfCacheSize {
+				t.Fatalf("seed %d op %d: order holds %d keys in an array of %d, %d spare", seed, op, n, cap(c.order), len(c.spare))
+			}
+			for _, e := range c.order[c.head:] {
+				if e.live && c.entries[e.key] != e || op%97 == 0 && slices.Contains(c.spare, e) {
+					t.Fatalf("seed %d op %d: entry %q out of place", seed, op, e.key)
+				}
 			}
 		}
 	}

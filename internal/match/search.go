@@ -327,14 +327,16 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 		m.ignoreHits[k]++
 	}
 	m.pre = s.preAddr()
+	m.arena = clearStrings(m.arena)
 	var out []Failure
 	for rest := s.cands; len(rest) > 0; {
 		i, gs, next := nextCand(rest)
 		rest = next
 		cur := m.curVals(gs)
 		var matched []string
-		if cur.has(slotMLFID) {
-			// The connection keeps a copy.
+		if cur.has(slotMLFID) || m.opts.Transient {
+			// The connection keeps a copy, or the failure may use the
+			// Matcher's array until the next call.
 			m.raw[0] = raw
 			matched = m.raw[:]
 		} else {
@@ -352,12 +354,19 @@ func (m *Matcher) apply(raw string, s Search, t time.Time, hasTime bool) []Failu
 			if m.opts.CheckAll {
 				n += countCands(rest)
 			}
-			out = make([]Failure, 0, n)
+			if m.opts.Transient && cap(m.out) >= n {
+				out = m.out[:0]
+			} else {
+				out = make([]Failure, 0, n)
+			}
 		}
 		out = append(out, fl)
 		if !m.opts.CheckAll {
 			break
 		}
+	}
+	if m.opts.Transient && out != nil {
+		m.out = out
 	}
 	return out
 }

@@ -56,63 +56,83 @@ func busyAuthLog(n int) []string {
 	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
+// attackAuthLog returns n lines of an attack from many IPv6 addresses, as
+// the daemon's benchmark of 10,000 bans writes them: every line a failed
+// password of a connection of its own.
+func attackAuthLog(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		a := i % 10000
+		out[i] = fmt.Sprintf("Mar  1 23:59:59 web1 sshd[%d]: Failed password for invalid user admin from 2001:db8:%x:%x::%x port %d ssh2",
+			1000+i%30000, a>>16, a&0xffff, a%251+1, 1024+i%60000)
+	}
+	return out
+}
+
 // authLogNow is the clock of busyAuthLog: shortly after its lines.
 var authLogNow = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
-// BenchmarkSearchApply measures, per line of a busy auth.log, the two
+// BenchmarkSearchApply measures, per line of a busy auth.log and of an
+// attack, the two
 // halves of matching with an sshd filter that follows connections: the
 // search (run on workers, in parallel) and the ordered apply (one
-// goroutine), as the daemon (CheckAll off) and `gaol regex` (CheckAll
-// on) run them.
+// goroutine), as the daemon (CheckAll off, Transient) and `gaol regex`
+// (CheckAll on) run them.
 func BenchmarkSearchApply(b *testing.B) {
-	raws := busyAuthLog(8192)
+	logs := []struct {
+		name string
+		raws []string
+	}{{"busy", busyAuthLog(8192)}, {"attack", attackAuthLog(8192)}}
 	for _, flt := range sshdFilters {
 		for _, mode := range []struct {
 			name string
 			all  bool
 		}{{"daemon", false}, {"regex", true}} {
-			b.Run(flt.name+"/"+mode.name, func(b *testing.B) {
-				f := flt.load(b)
-				newMatcher := func() *Matcher {
-					m, err := f.NewMatcher(MatcherOptions{Now: func() time.Time { return authLogNow }, Location: time.UTC, CheckAll: mode.all, NoFields: true})
-					if err != nil {
-						b.Fatal(err)
-					}
-					return m
-				}
-				lines := make([]Line, len(raws))
-				d := newMatcher().Detector()
-				for i, raw := range raws {
-					lines[i] = Prepare(raw, d)
-				}
-				b.Run("Search", func(b *testing.B) {
-					b.ReportAllocs()
-					for i := 0; i < b.N; i++ {
-						f.Search(lines[i%len(lines)], mode.all)
-					}
-				})
-				b.Run("Apply", func(b *testing.B) {
-					m := newMatcher()
-					searches := make([]Search, len(lines))
-					fill := func() {
-						for i, l := range lines {
-							searches[i] = f.Search(l, mode.all)
+			for _, lg := range logs {
+				raws := lg.raws
+				b.Run(flt.name+"/"+mode.name+"/"+lg.name, func(b *testing.B) {
+					f := flt.load(b)
+					newMatcher := func() *Matcher {
+						m, err := f.NewMatcher(MatcherOptions{Now: func() time.Time { return authLogNow }, Location: time.UTC, CheckAll: mode.all, NoFields: true, Transient: !mode.all})
+						if err != nil {
+							b.Fatal(err)
 						}
+						return m
 					}
-					fill()
-					b.ReportAllocs()
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						k := i % len(lines)
-						if k == 0 && i > 0 {
-							b.StopTimer()
-							fill()
-							b.StartTimer()
+					lines := make([]Line, len(raws))
+					d := newMatcher().Detector()
+					for i, raw := range raws {
+						lines[i] = Prepare(raw, d)
+					}
+					b.Run("Search", func(b *testing.B) {
+						b.ReportAllocs()
+						for i := 0; i < b.N; i++ {
+							f.Search(lines[i%len(lines)], mode.all)
 						}
-						m.Apply(lines[k], searches[k])
-					}
+					})
+					b.Run("Apply", func(b *testing.B) {
+						m := newMatcher()
+						searches := make([]Search, len(lines))
+						fill := func() {
+							for i, l := range lines {
+								searches[i] = f.Search(l, mode.all)
+							}
+						}
+						fill()
+						b.ReportAllocs()
+						b.ResetTimer()
+						for i := 0; i < b.N; i++ {
+							k := i % len(lines)
+							if k == 0 && i > 0 {
+								b.StopTimer()
+								fill()
+								b.StartTimer()
+							}
+							m.Apply(lines[k], searches[k])
+						}
+					})
 				})
-			})
+			}
 		}
 	}
 }
@@ -135,7 +155,7 @@ func describeAll(fs []Failure) string {
 // line by line, and that no failure changes once returned (connections
 // reuse their state, searches their buffers).
 func TestSearchApplySSHD(t *testing.T) {
-	raws := busyAuthLog(20000)
+	raws := append(busyAuthLog(20000), attackAuthLog(2000)...)
 	for _, flt := range sshdFilters {
 		f := flt.load(t)
 		for _, all := range []bool{false, true} {
@@ -179,6 +199,25 @@ func TestSearchApplySSHD(t *testing.T) {
 				}
 				if fmt.Sprint(m.Hits()) != fmt.Sprint(ref.Hits()) {
 					t.Errorf("hits %v, want %v", fmt.Sprint(m.Hits()), fmt.Sprint(ref.Hits()))
+				}
+				// A Transient Matcher gives the same, each valid until
+				// its next call, by Apply and by Match.
+				for _, apply := range []bool{true, false} {
+					tm, err := f.NewMatcher(MatcherOptions{Now: func() time.Time { return authLogNow }, Location: time.UTC, CheckAll: all, Transient: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range lines {
+						var fs []Failure
+						if apply {
+							fs = tm.Apply(lines[i], searches[i])
+						} else {
+							fs = tm.Match(lines[i])
+						}
+						if s := describeAll(fs); s != want[i] {
+							t.Fatalf("transient, apply=%v, line %d %q:\ngot  %s\nwant %s", apply, i+1, raws[i], s, want[i])
+						}
+					}
 				}
 			})
 		}

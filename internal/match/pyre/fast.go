@@ -272,8 +272,13 @@ func build(n *Node, next node) (node, error) {
 // with the preferences of a backtracking engine: lo copies of sub, then
 // hi-lo nested optional copies, x{2,4} = xx(x(x)?)?, or a loop.
 func buildRepeat(sub *Node, lo, hi int, greedy bool, next node) (node, error) {
-	if set, ok := singleRune(sub); ok {
-		l := &runeLoop{set: set, min: lo, max: hi, greedy: greedy, next: next}
+	set, ok := singleRune(sub)
+	stop := ""
+	if !ok {
+		set, stop, ok = temperedRune(sub)
+	}
+	if ok {
+		l := &runeLoop{set: set, stop: stop, min: lo, max: hi, greedy: greedy, next: next}
 		if hi < 0 {
 			l.hint = literalAfter(next)
 		}
@@ -335,6 +340,21 @@ func singleRune(n *Node) (*runeSet, bool) {
 		}
 	}
 	return nil, false
+}
+
+// temperedRune recognizes a single character that must not start a
+// literal, (?!lit)x, as fail2ban's "(?:(?! from ).)*?" has it: a run of
+// them is a run of x that ends where lit first occurs.
+func temperedRune(n *Node) (*runeSet, string, bool) {
+	if n.Op != OpConcat || len(n.Sub) != 2 {
+		return nil, "", false
+	}
+	look, x := n.Sub[0], n.Sub[1]
+	if look.Op != OpLook || look.Behind || !look.Negate || !plainLiteral(look.Sub[0]) || len(look.Sub[0].Runes) == 0 {
+		return nil, "", false
+	}
+	set, ok := singleRune(x)
+	return set, string(look.Sub[0].Runes), ok
 }
 
 // matchesEmpty reports whether n can match the empty string.
@@ -677,7 +697,10 @@ func (w *firstWalk) first(n node) *[4]uint64 {
 // runeLoop matches a repetition of one rune of a set (".*", "\S+",
 // "[0-9]{1,3}", "\d*?"), trying the ends of its run without a frame per rune.
 type runeLoop struct {
-	set      *runeSet
+	set *runeSet
+	// stop, if not empty, is a literal the run must not reach: each rune
+	// is taken only where stop does not start ((?!stop)x).
+	stop     string
 	min, max int // max < 0: unbounded
 	greedy   bool
 	next     node

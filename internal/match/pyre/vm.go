@@ -54,6 +54,7 @@ type inst struct {
 	no         int32
 	min, max   int32 // opRuneLoop: max < 0 is unbounded; opLook: min is the width
 	lit        string
+	stop       string // opRuneLoop: see runeLoop.stop
 	set        *runeSet
 	first      *[4]uint64
 	*extra
@@ -144,7 +145,7 @@ func (n *runeNode) inst(l *lowerer) inst {
 
 func (n *runeLoop) inst(l *lowerer) inst {
 	return inst{op: opRuneLoop, set: n.set, min: int32(n.min), max: int32(n.max), greedy: n.greedy,
-		possessive: n.possessive, lit: n.hint, next: l.pc(n.next)}
+		possessive: n.possessive, lit: n.hint, stop: n.stop, next: l.pc(n.next)}
 }
 
 func (n *assertNode) inst(l *lowerer) inst {
@@ -454,6 +455,13 @@ func assertAt(op Op, ascii bool, s string, i int) bool {
 // of its first run to try, and leaves a frame for the others.
 func (m *Machine) runeLoop(pc int32, in *inst, i int) (int, bool) {
 	s := m.s
+	if in.stop != "" {
+		// The run ends where stop first occurs: the text from there on
+		// is not the loop's.
+		if k := strings.Index(s[i:], in.stop); k >= 0 {
+			s = s[:i+k]
+		}
+	}
 	if in.lit != "" && in.lit[0] < utf8.RuneSelf && (in.set.any || in.set.anyButNL) {
 		// ".*" and the like, followed by a literal: the run ends at the
 		// first newline (or the end), and since an ASCII byte is always
