@@ -26,7 +26,8 @@ func TestCrashLosesNoBan(t *testing.T) {
 	dir := t.TempDir()
 	authLog := filepath.Join(dir, "auth.log")
 	appendLines(t, authLog, "Nov  1 00:00:00 web1 sshd[1]: Server listening on 0.0.0.0 port 22.")
-	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\nmaxretry = 1\nbantime = 1h\n", authLog))
+	// The attackers are banned by /64 (gaol's default, spelt out).
+	etc := writeConfig(t, dir, fmt.Sprintf("[sshd]\nenabled = true\nlogpath = %s\nmaxretry = 1\nbantime = 1h\nbanprefix.ipv6 = 64\n", authLog))
 	sock := filepath.Join(dir, "gaol.sock")
 	db := filepath.Join(dir, "gaol.db")
 
@@ -109,11 +110,18 @@ func TestCrashLosesNoBan(t *testing.T) {
 	for _, b := range banned.Active {
 		active[b.Prefix] = true
 	}
-	out, err := srv.Exec("nft", "-j", "list", "set", "inet", "gaol", "sshd-v6")
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+	// The /64s are in the hash set sshd-v6, as their network addresses;
+	// bans of other prefixes would be in the interval set sshd-v6-net.
+	inSet := map[string]bool{}
+	for _, set := range []struct{ name, suffix string }{{"sshd-v6", "/64"}, {"sshd-v6-net", ""}} {
+		out, err := srv.Exec("nft", "-j", "list", "set", "inet", "gaol", set.name)
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		for el := range nftJSONElements(t, out) {
+			inSet[el+set.suffix] = true
+		}
 	}
-	inSet := nftJSONElements(t, out)
 	missingStore, missingSet := 0, 0
 	for _, a := range got {
 		if !active[a] {

@@ -144,10 +144,13 @@ func (d *Daemon) load() (*config.Config, map[string]*jailRuntime, error) {
 
 // apply makes cfg the running configuration: the engine keeps the state of
 // jails that remain, bans of removed jails end, and the firewall gets the
-// new set of jails.
+// new set of jails. The bans of a jail whose ban prefix lengths changed
+// are applied to the firewall again, which may have dropped them
+// (firewall.Jail.BanPrefix4).
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string]*jailRuntime) error {
 	var ecfgs []engine.JailConfig
 	var fjails []firewall.Jail
+	var reapply []string // jails whose ban prefix lengths changed
 	all := map[string]firewall.Jail{}
 	names := make([]string, 0, len(jails))
 	for n := range jails {
@@ -163,13 +166,16 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 			return err
 		}
 		ecfgs = append(ecfgs, ec)
-		fj := firewall.Jail{Name: n, Protocol: j.Protocol}
+		fj := firewall.Jail{Name: n, Protocol: j.Protocol, BanPrefix4: j.BanPrefix4, BanPrefix6: j.BanPrefix6}
 		for _, p := range j.Ports {
 			fj.Ports = append(fj.Ports, firewall.PortRange{From: p.From, To: p.To})
 		}
 		all[n] = fj
 		if j.NativeBan {
 			fjails = append(fjails, fj)
+			if old, ok := d.jails[n]; ok && old.cfg.NativeBan && (old.cfg.BanPrefix4 != j.BanPrefix4 || old.cfg.BanPrefix6 != j.BanPrefix6) {
+				reapply = append(reapply, n)
+			}
 		}
 	}
 	removed, err := d.eng.Configure(ecfgs)
@@ -180,6 +186,13 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config, jails map[string
 	if d.opts.Firewall != nil {
 		if err := d.opts.Firewall.Setup(fjails); err != nil {
 			return fmt.Errorf("setting up the firewall: %w", err)
+		}
+		if len(reapply) > 0 {
+			// At once rather than at the loop's next tick, which retries
+			// if this fails.
+			d.log.Info("ban prefix lengths changed; applying the jails' bans again", "jails", reapply)
+			d.resync = true
+			d.resyncFirewall()
 		}
 	}
 	if err := d.setupActions(all); err != nil {

@@ -24,15 +24,18 @@ import (
 
 // fakeFirewall records what the daemon asks of a firewall.
 type fakeFirewall struct {
-	mu      sync.Mutex
-	jails   []string
+	mu    sync.Mutex
+	jails []string
+	// lengths are the jails' ban prefix lengths; as nft's, Setup drops
+	// the bans of a jail whose lengths changed.
+	lengths map[string][2]int
 	sets    map[string]map[netip.Prefix]time.Duration
 	calls   []string
 	failBan int // fail this many Ban calls
 }
 
 func newFakeFirewall() *fakeFirewall {
-	return &fakeFirewall{sets: map[string]map[netip.Prefix]time.Duration{}}
+	return &fakeFirewall{sets: map[string]map[netip.Prefix]time.Duration{}, lengths: map[string][2]int{}}
 }
 
 func (f *fakeFirewall) Setup(jails []firewall.Jail) error {
@@ -43,13 +46,16 @@ func (f *fakeFirewall) Setup(jails []firewall.Jail) error {
 	for _, j := range jails {
 		f.jails = append(f.jails, j.Name)
 		keep[j.Name] = true
-		if f.sets[j.Name] == nil {
+		lengths := [2]int{j.BanPrefix4, j.BanPrefix6}
+		if old, ok := f.lengths[j.Name]; f.sets[j.Name] == nil || ok && old != lengths {
 			f.sets[j.Name] = map[netip.Prefix]time.Duration{}
 		}
+		f.lengths[j.Name] = lengths
 	}
 	for j := range f.sets {
 		if !keep[j] {
 			delete(f.sets, j)
+			delete(f.lengths, j)
 		}
 	}
 	f.calls = append(f.calls, "setup "+strings.Join(f.jails, ","))

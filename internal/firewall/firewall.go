@@ -29,6 +29,14 @@ type Jail struct {
 	Name     string
 	Ports    []PortRange // empty = every port
 	Protocol string      // "tcp", "udp" or "all"
+	// BanPrefix4 and BanPrefix6 are the prefix lengths the jail bans IPv4
+	// and IPv6 attackers by (its banprefix.ipv4 and banprefix.ipv6): most
+	// of its bans have that length, and a backend may keep them in a set
+	// of their own that the kernel fills faster. 0 means a full address
+	// (32, 128). Bans of every other length are accepted all the same.
+	// When they change, a backend's Setup may drop the jail's bans: the
+	// caller then applies them again with Replace.
+	BanPrefix4, BanPrefix6 int
 }
 
 // PortRange is an inclusive range of ports.

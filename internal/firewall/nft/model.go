@@ -9,12 +9,15 @@ import (
 	"time"
 )
 
-// The kernel cannot hold overlapping elements in an interval set, but bans
-// overlap: a subnet is banned while one of its addresses already is, with
-// other timeouts. So each set is described twice: the bans asked for, which
-// may nest, and the elements the kernel holds, which are derived from them:
-// every address gets the latest deadline of the bans that cover it, and the
-// elements are the fewest disjoint prefixes that say so. Changes are computed
+// This is the model of an interval set, which holds a family's bans of
+// prefixes other than those of the jail's ban prefix length (those have a
+// hash set of their own: addrmodel.go). The kernel cannot hold overlapping
+// elements in an interval set, but bans overlap: a subnet is banned while a
+// smaller one inside it already is, with other timeouts. So each set is
+// described twice: the bans asked for, which may nest, and the elements
+// the kernel holds, which are derived from them: every address gets the
+// latest deadline of the bans that cover it, and the elements are the
+// fewest disjoint prefixes that say so. Changes are computed
 // on this model and then sent as the difference between old and new
 // elements. The model is pure: time is passed in.
 //
@@ -304,27 +307,33 @@ func (pl *plan) touchAs(p netip.Prefix, d time.Time, present bool, now time.Time
 	}
 }
 
-// ops returns what to send to the kernel for the plan: the elements to
-// delete, then the elements to add (new ones, or ones whose deadline
-// changed: adding an existing element updates its timeout), both sorted.
-func (pl *plan) ops(m *model) (dels []netip.Prefix, adds []entry) {
-	adds = make([]entry, 0, len(pl.touched))
+// ops returns what to send to the kernel for the plan, each part sorted:
+// the elements to delete, the elements whose deadline changed to delete
+// and add again (adding an element that exists does not change its
+// timeout on every kernel), and the new elements to add.
+func (pl *plan) ops(m *model) ops {
+	var o ops
+	o.adds = make([]entry, 0, len(pl.touched))
 	for p, ch := range pl.touched {
 		d, present := m.elems.get(p)
 		switch {
-		case present && (!ch.wasAlive || !d.Equal(ch.was)):
-			adds = append(adds, entry{p, d})
+		case present && !ch.wasAlive:
+			o.adds = append(o.adds, entry{p, d})
+		case present && !d.Equal(ch.was):
+			o.renew = append(o.renew, entry{p, d})
 		case !present && ch.wasAlive:
-			dels = append(dels, p)
+			o.dels = append(o.dels, p)
 		}
 	}
-	slices.SortFunc(dels, comparePrefix)
-	sortEntries(adds)
-	return dels, adds
+	slices.SortFunc(o.dels, comparePrefix)
+	sortEntries(o.renew)
+	sortEntries(o.adds)
+	return o
 }
 
 // ban records bans (masked prefixes of the model's family) and updates the
-// elements. A ban of a prefix already banned replaces its deadline.
+// elements. A ban of a prefix already banned keeps the later of the two
+// deadlines.
 func (m *model) ban(pl *plan, bans []entry, now time.Time) {
 	if len(bans) > 64 {
 		// Room for a large batch, most of them lone bans that become
@@ -341,7 +350,11 @@ func (m *model) ban(pl *plan, bans []entry, now time.Time) {
 		}
 	}
 	for _, b := range bans {
-		m.bans.put(b.prefix, b.deadline)
+		d := b.deadline
+		if old, ok := m.bans.get(b.prefix); ok && alive(old, now) {
+			d = later(old, d)
+		}
+		m.bans.put(b.prefix, d)
 	}
 	m.recomputeAround(pl, bans, now)
 }

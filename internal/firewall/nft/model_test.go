@@ -15,11 +15,13 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // step is one change of a model test. ban is "prefix" or "prefix@minutes"
 // (deadline t0 + minutes, no @ = permanent); a "-" first unbans instead.
-// Each step says what must be sent to the kernel, in the same notation.
+// Each step says what must be sent to the kernel, in the same notation:
+// elements to delete, to delete and add again with a new deadline, and to
+// add.
 type step struct {
-	at         time.Duration // since t0
-	change     []string
-	dels, adds []string
+	at                time.Duration // since t0
+	change            []string
+	dels, renew, adds []string
 }
 
 func TestModel(t *testing.T) {
@@ -29,15 +31,22 @@ func TestModel(t *testing.T) {
 	}{
 		{"ban, refresh, unban", []step{
 			{change: []string{"192.0.2.1/32@10"}, adds: []string{"192.0.2.1/32@10"}},
-			{change: []string{"192.0.2.1/32@20"}, adds: []string{"192.0.2.1/32@20"}},
+			{change: []string{"192.0.2.1/32@20"}, renew: []string{"192.0.2.1/32@20"}},
 			{change: []string{"192.0.2.1/32@20"}},
-			{change: []string{"192.0.2.1/32"}, adds: []string{"192.0.2.1/32"}},
+			// A shorter ban keeps the later deadline.
+			{change: []string{"192.0.2.1/32@15"}},
+			{change: []string{"192.0.2.1/32"}, renew: []string{"192.0.2.1/32"}},
+			{change: []string{"192.0.2.1/32@30"}},
 			{change: []string{"-192.0.2.1/32"}, dels: []string{"192.0.2.1/32"}},
 			{change: []string{"-192.0.2.1/32"}},
 		}},
 		{"duplicates in one batch", []step{
-			{change: []string{"192.0.2.1/32@10", "192.0.2.1/32@10", "192.0.2.2/32@10"},
-				adds: []string{"192.0.2.1/32@10", "192.0.2.2/32@10"}},
+			{change: []string{"192.0.2.1/32@10", "192.0.2.1/32@10", "192.0.2.2/32@10", "198.51.100.0/24@20", "198.51.100.0/24@10"},
+				adds: []string{"192.0.2.1/32@10", "192.0.2.2/32@10", "198.51.100.0/24@20"}},
+		}},
+		{"a re-ban after the ban expired", []step{
+			{change: []string{"198.51.100.0/24@20"}, adds: []string{"198.51.100.0/24@20"}},
+			{at: 20 * time.Minute, change: []string{"198.51.100.0/24@30"}, adds: []string{"198.51.100.0/24@30"}},
 		}},
 		{"inside a longer-lasting prefix: no-op", []step{
 			{change: []string{"192.0.2.0/24"}, adds: []string{"192.0.2.0/24"}},
@@ -106,18 +115,23 @@ func TestModel(t *testing.T) {
 				if len(unbans) > 0 {
 					m.unban(pl, unbans, now)
 				}
-				dels, adds := pl.ops(m)
-				var gotDels, gotAdds []string
-				for _, p := range dels {
+				o := pl.ops(m)
+				var gotDels, gotRenew, gotAdds []string
+				for _, p := range o.dels {
 					gotDels = append(gotDels, p.String())
 				}
-				for _, e := range adds {
+				for _, e := range o.renew {
+					gotRenew = append(gotRenew, formatEntry(e))
+				}
+				for _, e := range o.adds {
 					gotAdds = append(gotAdds, formatEntry(e))
 				}
+				slices.Sort(gotRenew)
 				slices.Sort(gotAdds)
+				wantRenew := slices.Sorted(slices.Values(s.renew))
 				want := slices.Sorted(slices.Values(s.adds))
-				if !slices.Equal(gotDels, s.dels) || !slices.Equal(gotAdds, want) {
-					t.Fatalf("step %d %v:\ndels %v, want %v\nadds %v, want %v", i, s.change, gotDels, s.dels, gotAdds, want)
+				if !slices.Equal(gotDels, s.dels) || !slices.Equal(gotRenew, wantRenew) || !slices.Equal(gotAdds, want) {
+					t.Fatalf("step %d %v:\ndels %v, want %v\nrenew %v, want %v\nadds %v, want %v", i, s.change, gotDels, s.dels, gotRenew, wantRenew, gotAdds, want)
 				}
 			}
 		})
@@ -176,7 +190,11 @@ func TestModelRandom(t *testing.T) {
 						e.deadline = now.Add(time.Duration(k) * 2 * time.Minute)
 					}
 					batch = append(batch, e)
-					bans[e.prefix] = e.deadline
+					if d, ok := bans[e.prefix]; ok && alive(d, now) {
+						bans[e.prefix] = later(d, e.deadline)
+					} else {
+						bans[e.prefix] = e.deadline
+					}
 				}
 				what = fmt.Sprint("ban ", batch)
 				m.ban(pl, batch, now)
@@ -199,14 +217,20 @@ func TestModelRandom(t *testing.T) {
 					delete(kernel, p)
 				}
 			}
-			dels, adds := pl.ops(m)
-			for _, p := range dels {
+			o := pl.ops(m)
+			for _, p := range o.dels {
 				if _, ok := kernel[p]; !ok {
 					t.Fatalf("seed %d step %d %s: deletes %v, which the kernel does not hold", seed, i, what, p)
 				}
 				delete(kernel, p)
 			}
-			for _, e := range adds {
+			for _, e := range o.renew {
+				if _, ok := kernel[e.prefix]; !ok {
+					t.Fatalf("seed %d step %d %s: renews %v, which the kernel does not hold", seed, i, what, e.prefix)
+				}
+				kernel[e.prefix] = e.deadline
+			}
+			for _, e := range o.adds {
 				for p := range kernel {
 					if p != e.prefix && p.Overlaps(e.prefix) {
 						t.Fatalf("seed %d step %d %s: adds %v, which overlaps %v in the kernel", seed, i, what, e.prefix, p)
@@ -352,8 +376,8 @@ func BenchmarkModelBan10000(b *testing.B) {
 		m := newModel(128)
 		pl := newPlan(len(bans))
 		m.ban(pl, bans, t0)
-		if _, adds := pl.ops(m); len(adds) != len(bans) {
-			b.Fatalf("%d elements to add", len(adds))
+		if o := pl.ops(m); len(o.adds) != len(bans) {
+			b.Fatalf("%d elements to add", len(o.adds))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -24,20 +25,115 @@ type jailState struct {
 	name  string
 	l4    int // IP protocol number; -1 for every protocol
 	ports []firewall.PortRange
-	v4    *setState
-	v6    *setState
+	v4    *family
+	v6    *family
 }
 
-// setState is one of a jail's two sets.
+// family is a jail's pair of sets for one address family. Bans of the
+// jail's ban prefix length (a single address, or the /64 of an IPv6
+// attacker) are the common case, and the kernel adds elements to a hash
+// set faster than to an interval set (which holds each prefix as two
+// elements), so they have a set of their own; the bans of other prefixes
+// go to the interval set.
+type family struct {
+	addrs *setState // hash set <base>-v4: the bans of the jail's length
+	nets  *setState // interval set <base>-v4-net: the bans of other prefixes
+}
+
+// sets returns the family's sets.
+func (f *family) sets() []*setState { return []*setState{f.addrs, f.nets} }
+
+// sets returns the jail's sets: IPv4 addresses and prefixes, then IPv6.
+func (js *jailState) sets() []*setState {
+	return []*setState{js.v4.addrs, js.v4.nets, js.v6.addrs, js.v6.nets}
+}
+
+// setState is one of a jail's sets and the backend's model of it: an
+// addrModel for a hash set, a model for an interval set.
 type setState struct {
 	set *nftables.Set
 	is4 bool
-	// model is nil until it is known: a set that existed before this
+	// plen is the length of the prefixes a hash set holds, the jail's ban
+	// prefix length: its elements are their network addresses, and its
+	// rule looks up the source address masked to that length. For an
+	// interval set it is the family's full length, and unused.
+	plen int
+	// The model is nil until it is known: a set that existed before this
 	// process is read back from the kernel the first time it is needed
 	// (Replace makes that unnecessary).
-	model *model
+	addrs *addrModel // hash set
+	nets  *model     // interval set
 	// pruned is when the model last forgot expired bans.
 	pruned time.Time
+}
+
+// interval reports whether st is an interval set (of prefixes of any
+// length) rather than a hash set (of prefixes of one length).
+func (st *setState) interval() bool { return st.set.Interval }
+
+// bits returns the length of the family's addresses: 32 or 128.
+func (st *setState) bits() int {
+	if st.is4 {
+		return 32
+	}
+	return 128
+}
+
+// known reports whether the set's model is known.
+func (st *setState) known() bool { return st.addrs != nil || st.nets != nil }
+
+// forget drops the model: the set is read back from the kernel when next
+// needed.
+func (st *setState) forget() { st.addrs, st.nets = nil, nil }
+
+// empty gives the set an empty model.
+func (st *setState) empty(now time.Time) {
+	st.forget()
+	if st.interval() {
+		st.nets = newModel(st.bits())
+	} else {
+		st.addrs = newAddrModel(st.is4, st.plen, 0)
+	}
+	st.pruned = now
+}
+
+// adopt makes entries read from the kernel the model's elements. A set
+// without a model gets them as its bans too; an interval set with a model
+// keeps its bans, from which the elements derive.
+func (st *setState) adopt(entries []entry, now time.Time) {
+	if !st.interval() {
+		m := newAddrModel(st.is4, st.plen, len(entries))
+		for _, e := range entries {
+			m.elems[keyOf(e.prefix.Addr())] = e.deadline
+		}
+		st.addrs, st.pruned = m, now
+		return
+	}
+	if st.nets == nil {
+		st.nets = newModel(st.bits())
+		for _, e := range entries {
+			st.nets.bans.put(e.prefix, e.deadline)
+		}
+		st.pruned = now
+	}
+	st.nets.elems = newIndex(st.bits())
+	for _, e := range entries {
+		st.nets.elems.put(e.prefix, e.deadline)
+	}
+}
+
+// prune makes the model forget expired bans, at most every pruneEvery.
+func (st *setState) prune(now time.Time) {
+	if now.Sub(st.pruned) <= pruneEvery {
+		return
+	}
+	if st.addrs != nil {
+		st.addrs.prune(now)
+	}
+	if st.nets != nil {
+		st.nets.prune(now)
+	}
+	st.pruned = now
 }
 
 var protocols = map[string]int{
@@ -50,15 +146,27 @@ var protocols = map[string]int{
 	firewall.ProtocolAll:     -1,
 }
 
-// maxNameLen bounds the part of a set name derived from the jail name; the
-// kernel allows 255 bytes.
+// maxNameLen bounds the part of a set name derived from the jail name, and
+// the table name. With the longest suffix ("-v4-net") a set name stays far
+// below the kernel's 255 bytes.
 const maxNameLen = 64
 
-// setBaseName returns the part of a jail's set names before "-v4" or
-// "-v6". Names that nft(8) cannot parse back in `@name` (it wants a letter
-// or '_' first, then letters, digits, '_', '-' and '.') or that are long
-// are rewritten deterministically: unsuitable bytes become '_', and a hash
-// of the jail name is appended so that distinct jails keep distinct sets.
+// Suffixes of a jail's set names: after the base name, the family, and for
+// the interval set of prefixes other than the jail's length, "-net". A set
+// name ends in "-v4", "-v6", "-v4-net" or "-v6-net", none of which ends
+// another, so distinct base names never give the same set name.
+const (
+	suffix4    = "-v4"
+	suffix6    = "-v6"
+	suffixNets = "-net"
+)
+
+// setBaseName returns the part of a jail's set names before the suffixes
+// ("-v4", "-v6-net"...). Names that nft(8) cannot parse back in `@name`
+// (it wants a letter or '_' first, then letters, digits, '_', '-' and '.')
+// or that are long are rewritten deterministically: unsuitable bytes
+// become '_', and a hash of the jail name is appended so that distinct
+// jails keep distinct sets.
 func setBaseName(jail string) string {
 	ok := len(jail) <= maxNameLen
 	for i := 0; ok && i < len(jail); i++ {
@@ -131,19 +239,42 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 				return nil, fmt.Errorf("nftables: jail %q: port range %d-%d is reversed", j.Name, r.From, r.To)
 			}
 		}
+		len4, len6 := j.BanPrefix4, j.BanPrefix6
+		if len4 == 0 {
+			len4 = 32
+		}
+		if len6 == 0 {
+			len6 = 128
+		}
+		if len4 < 1 || len4 > 32 || len6 < 1 || len6 > 128 {
+			return nil, fmt.Errorf("nftables: jail %q: ban prefix lengths /%d, /%d: want 1 to 32 for IPv4, 1 to 128 for IPv6 (0: a full address)", j.Name, j.BanPrefix4, j.BanPrefix6)
+		}
 		js := &jailState{name: j.Name, l4: l4}
 		if l4 >= 0 {
 			js.ports = firewall.MergePorts(j.Ports)
 		}
-		js.v4 = &setState{is4: true, set: &nftables.Set{
-			Table: b.table, Name: base + "-v4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true,
-		}}
-		js.v6 = &setState{set: &nftables.Set{
-			Table: b.table, Name: base + "-v6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true,
-		}}
+		js.v4 = b.family(base+suffix4, true, len4)
+		js.v6 = b.family(base+suffix6, false, len6)
 		out = append(out, js)
 	}
 	return out, nil
+}
+
+// family returns the sets of one family, named name and name-net, without
+// models: the hash set holds the bans of prefixes of length plen.
+func (b *Backend) family(name string, is4 bool, plen int) *family {
+	key, total := nftables.TypeIP6Addr, 128
+	if is4 {
+		key, total = nftables.TypeIPAddr, 32
+	}
+	return &family{
+		addrs: &setState{is4: is4, plen: plen, set: &nftables.Set{
+			Table: b.table, Name: name, KeyType: key, HasTimeout: true,
+		}},
+		nets: &setState{is4: is4, plen: total, set: &nftables.Set{
+			Table: b.table, Name: name + suffixNets, KeyType: key, Interval: true, HasTimeout: true,
+		}},
+	}
 }
 
 // Setup makes the table hold exactly the given jails: it creates the table,
@@ -151,6 +282,19 @@ func (b *Backend) compile(jails []firewall.Jail) ([]*jailState, error) {
 // configuration reload: new jails are added, jails no longer listed are
 // removed with their bans, the rules of the others are rewritten, and their
 // bans are kept. Everything happens in one transaction.
+//
+// A jail whose ban prefix length for a family (Jail.BanPrefix4,
+// BanPrefix6) changed loses the bans of its hash set for that family: its
+// elements were the network addresses of prefixes of the old length, and
+// mean other prefixes under the new rule. The caller must then apply the
+// jail's bans again with Replace (the daemon does on such a reload). The
+// change is seen from the previous Setup of this Backend or, after a
+// restart, from the mask of the rule in the kernel. Bans in the interval
+// sets are kept; Replace sorts them out too.
+//
+// A set of the right name but of another kind (a table made by an older
+// gaol held every ban of a family in one interval set) is made again,
+// empty: the daemon's Replace at start fills it from its store.
 func (b *Backend) Setup(jails []firewall.Jail) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -169,11 +313,17 @@ func (b *Backend) setup(jails []firewall.Jail) error {
 	if err != nil {
 		return err
 	}
+	var ruleLens map[string]int
+	if chainExists {
+		ruleLens = b.lookupLengths()
+	}
 	previous := make(map[string]*setState)
 	for _, js := range b.jails {
-		previous[js.v4.set.Name] = js.v4
-		previous[js.v6.set.Name] = js.v6
+		for _, st := range js.sets() {
+			previous[st.set.Name] = st
+		}
 	}
+	now := b.now()
 
 	c := b.conn
 	c.AddTable(b.table)
@@ -183,13 +333,19 @@ func (b *Backend) setup(jails []firewall.Jail) error {
 	}
 	inUse := make(map[string]bool)
 	for _, js := range states {
-		for _, st := range []*setState{js.v4, js.v6} {
+		for _, st := range js.sets() {
 			inUse[st.set.Name] = true
 			old, ok := existing[st.set.Name]
+			prev := previous[st.set.Name]
 			switch {
+			case ok && compatible(old, st.set) && !st.interval() && lengthChanged(st, prev, ruleLens):
+				// The elements are prefixes of another length: the
+				// caller applies the jail's bans again.
+				c.FlushSet(st.set)
+				st.empty(now)
 			case ok && compatible(old, st.set):
-				if prev := previous[st.set.Name]; prev != nil {
-					st.model, st.pruned = prev.model, prev.pruned
+				if prev != nil {
+					st.addrs, st.nets, st.pruned = prev.addrs, prev.nets, prev.pruned
 				} // else: read back from the kernel when needed
 			case ok:
 				c.DelSet(old)
@@ -198,7 +354,7 @@ func (b *Backend) setup(jails []firewall.Jail) error {
 				if err := c.AddSet(st.set, nil); err != nil {
 					return b.abort(fmt.Errorf("nftables: adding set %s: %w", st.set.Name, err))
 				}
-				st.model = newModel(b.bits(st))
+				st.empty(now)
 			}
 			if err := b.addRule(js, st); err != nil {
 				return b.abort(err)
@@ -242,13 +398,6 @@ func (b *Backend) freshConn(old *nftables.Conn) *nftables.Conn {
 	return c
 }
 
-func (b *Backend) bits(st *setState) int {
-	if st.is4 {
-		return 32
-	}
-	return 128
-}
-
 // inventory returns the named sets of the table and whether its chain
 // exists.
 func (b *Backend) inventory() (map[string]*nftables.Set, bool, error) {
@@ -278,16 +427,93 @@ func (b *Backend) inventory() (map[string]*nftables.Set, bool, error) {
 	return sets, false, nil
 }
 
-// compatible reports whether an existing set can be kept as want.
+// lengthChanged reports whether the hash set st held prefixes of another
+// length than it is to hold now: as the previous Setup said (prev), or
+// else as the rule in the kernel that looks the set up masks the address
+// (ruleLens). If neither knows, the set is taken to hold prefixes of the
+// current length.
+func lengthChanged(st, prev *setState, ruleLens map[string]int) bool {
+	if prev != nil {
+		return prev.plen != st.plen
+	}
+	if n, ok := ruleLens[st.set.Name]; ok {
+		return n != st.plen
+	}
+	return false
+}
+
+// lookupLengths returns, for each named set that a rule of the chain looks
+// up an address in, the prefix length the rule masks the address to first
+// (the address's full length without a mask). It reads the rules of the
+// chain; if that fails it returns nothing, and Setup takes the lengths to
+// be unchanged.
+func (b *Backend) lookupLengths() map[string]int {
+	rules, err := b.conn.GetRules(b.table, b.chain)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]int)
+	for _, r := range rules {
+		n := -1 // the length of what the register holds, if an address
+		for _, e := range r.Exprs {
+			switch e := e.(type) {
+			case *expr.Meta:
+				n = -1
+			case *expr.Payload:
+				n = -1
+				if e.Base == expr.PayloadBaseNetworkHeader && (e.Len == 4 || e.Len == 16) {
+					n = int(e.Len) * 8
+				}
+			case *expr.Bitwise:
+				if n >= 0 {
+					n = maskLen(e.Mask, e.Xor)
+				}
+			case *expr.Lookup:
+				if n >= 0 && e.SetName != "" {
+					out[e.SetName] = n
+				}
+				n = -1
+			}
+		}
+	}
+	return out
+}
+
+// maskLen returns the prefix length of a network mask (its leading ones),
+// or -1 if mask is not one or xor is not zero.
+func maskLen(mask, xor []byte) int {
+	if slices.ContainsFunc(xor, func(c byte) bool { return c != 0 }) {
+		return -1
+	}
+	n, ended := 0, false
+	for _, c := range mask {
+		ones := bits.LeadingZeros8(^c)
+		if ended && c != 0 || c<<ones != 0 {
+			return -1 // a one after a zero
+		}
+		n += ones
+		ended = ones < 8
+	}
+	return n
+}
+
+// compatible reports whether an existing set can be kept as want: same
+// key, same kind (hash or interval), with timeouts, a plain set.
 func compatible(have, want *nftables.Set) bool {
-	return have.KeyType.Name == want.KeyType.Name && have.Interval && have.HasTimeout &&
-		!have.IsMap && !have.Constant && !have.Concatenation
+	return have.KeyType.Name == want.KeyType.Name && have.Interval == want.Interval &&
+		have.HasTimeout && !have.IsMap && !have.Constant && !have.Concatenation
 }
 
 // addRule queues the rule that drops what the jail blocks from addresses
-// in st's set:
+// in st's set, with the jail's name as comment:
 //
 //	meta l4proto tcp th dport 22 ip saddr @sshd-v4 drop
+//
+// Each set of a jail has a rule of its own. A hash set of prefixes shorter
+// than an address is looked up with the source address masked to their
+// length, which gives the network address its elements are:
+//
+//	meta l4proto tcp th dport 22 ip6 saddr & ffff:ffff:ffff:ffff:: == @sshd-v6 drop
 func (b *Backend) addRule(js *jailState, st *setState) error {
 	const reg = 1
 	var exprs []expr.Any
@@ -325,6 +551,14 @@ func (b *Backend) addRule(js *jailState, st *setState) error {
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{nfproto}},
 		&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: size},
+	)
+	if !st.interval() && st.plen < st.bits() {
+		exprs = append(exprs, &expr.Bitwise{
+			SourceRegister: reg, DestRegister: reg, Len: size,
+			Mask: prefixMask(st.plen, int(size)), Xor: make([]byte, size),
+		})
+	}
+	exprs = append(exprs,
 		&expr.Lookup{SourceRegister: reg, SetName: st.set.Name, SetID: st.set.ID},
 		&expr.Verdict{Kind: expr.VerdictDrop},
 	)
@@ -335,6 +569,22 @@ func (b *Backend) addRule(js *jailState, st *setState) error {
 		UserData: userdata.AppendString(nil, userdata.TypeComment, comment(js.name)),
 	})
 	return nil
+}
+
+// prefixMask returns the network mask of a prefix of bits ones in size
+// bytes.
+func prefixMask(ones, size int) []byte {
+	m := make([]byte, size)
+	for i := range m {
+		switch {
+		case ones >= 8:
+			m[i] = 0xff
+		case ones > 0:
+			m[i] = byte(0xff << (8 - ones))
+		}
+		ones -= 8
+	}
+	return m
 }
 
 // comment returns the jail name cut to what nft(8) shows as a comment.

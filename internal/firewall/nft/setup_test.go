@@ -44,7 +44,40 @@ func FuzzSetBaseName(f *testing.F) {
 		if checkName("set", jail) == nil && got != jail {
 			t.Fatalf("setBaseName(%q) = %q, want it unchanged", jail, got)
 		}
+		// The longest set name is far below the kernel's limit.
+		if n := len(got + suffix4 + suffixNets); n > 255 {
+			t.Fatalf("set name of %q has %d bytes", jail, n)
+		}
 	})
+}
+
+func TestCompatible(t *testing.T) {
+	hash4 := nftables.Set{Name: "sshd-v4", KeyType: nftables.TypeIPAddr, HasTimeout: true}
+	nets4 := nftables.Set{Name: "sshd-v4-net", KeyType: nftables.TypeIPAddr, HasTimeout: true, Interval: true}
+	with := func(s nftables.Set, change func(*nftables.Set)) *nftables.Set {
+		change(&s)
+		return &s
+	}
+	tests := []struct {
+		name       string
+		have, want *nftables.Set
+		ok         bool
+	}{
+		{"same hash set", &hash4, &hash4, true},
+		{"same interval set", &nets4, &nets4, true},
+		// The sets of older gaol: every ban of a family in an interval set.
+		{"interval set for a hash set", with(hash4, func(s *nftables.Set) { s.Interval = true }), &hash4, false},
+		{"hash set for an interval set", with(nets4, func(s *nftables.Set) { s.Interval = false }), &nets4, false},
+		{"no timeouts", with(hash4, func(s *nftables.Set) { s.HasTimeout = false }), &hash4, false},
+		{"other family", with(hash4, func(s *nftables.Set) { s.KeyType = nftables.TypeIP6Addr }), &hash4, false},
+		{"a map", with(hash4, func(s *nftables.Set) { s.IsMap = true }), &hash4, false},
+		{"constant", with(hash4, func(s *nftables.Set) { s.Constant = true }), &hash4, false},
+	}
+	for _, tt := range tests {
+		if got := compatible(tt.have, tt.want); got != tt.ok {
+			t.Errorf("%s: compatible = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
 }
 
 func TestPairRanges(t *testing.T) {
@@ -83,6 +116,37 @@ func TestPairRanges(t *testing.T) {
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s: pairRanges = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPrefixMask(t *testing.T) {
+	for _, size := range []int{4, 16} {
+		ones := make([]byte, size)
+		for i := range ones {
+			ones[i] = 0xff
+		}
+		all, _ := netip.AddrFromSlice(ones)
+		for n := 0; n <= size*8; n++ {
+			// The mask is the address of all ones, masked by netip.
+			p, _ := all.Prefix(n)
+			m := prefixMask(n, size)
+			if want := p.Addr().AsSlice(); !slices.Equal(m, want) {
+				t.Errorf("prefixMask(%d, %d) = %x, want %x", n, size, m, want)
+			}
+			if got := maskLen(m, make([]byte, size)); got != n {
+				t.Errorf("maskLen(%x) = %d, want %d", m, got, n)
+			}
+		}
+	}
+	for _, tt := range []struct{ mask, xor []byte }{
+		{[]byte{0xff, 0x7f, 0, 0}, []byte{0, 0, 0, 0}},
+		{[]byte{0xff, 0, 0xff, 0}, []byte{0, 0, 0, 0}},
+		{[]byte{0xf0, 0x80, 0, 0}, []byte{0, 0, 0, 0}},
+		{[]byte{0xff, 0, 0, 0}, []byte{0, 0, 0, 1}},
+	} {
+		if n := maskLen(tt.mask, tt.xor); n != -1 {
+			t.Errorf("maskLen(%x, %x) = %d, want -1", tt.mask, tt.xor, n)
 		}
 	}
 }
