@@ -305,14 +305,21 @@ func (d *Daemon) resetExpiry(t *time.Timer) {
 	t.Reset(wait)
 }
 
-// handleEvents processes ev and whatever else is queued, then enforces the
-// decisions they produced in one firewall batch and hands them to the
-// recorder, which stores them in one transaction and logs them (recorder.go
-// says why the firewall goes first here).
+// handleEvents processes ev and whatever else is queued, enforcing the
+// decisions they produce as it goes, and hands them to the recorder, which
+// stores them and logs them (recorder.go says why the firewall goes first
+// here). The firewall takes each event's bans in one batch, on a goroutine
+// of its own while the engine goes on with the next events (in an attack
+// of thousands of addresses, the kernel's work and the engine's overlap);
+// batches are enforced in order, and all of them before handleEvents
+// returns.
 func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	d.eventsNow = d.now()
 	defer func() { d.eventsNow = time.Time{} }()
-	var bans []engine.Decision
+	var (
+		bans    []engine.Decision
+		running *enforcement
+	)
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
 		for _, fs := range ev.failures {
@@ -334,6 +341,10 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 		if ev.hasPos {
 			d.offsets[ev.path] = ev.pos
 		}
+		if len(bans) > 0 {
+			d.finishEnforce(running)
+			running, bans = d.startEnforce(bans), nil
+		}
 		if n >= 256 {
 			break
 		}
@@ -344,10 +355,37 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 		}
 		break
 	}
-	if len(bans) > 0 {
-		d.enforce(bans)
-		d.rec.enqueue(recorderJob{decisions: bans})
+	d.finishEnforce(running)
+}
+
+// enforcement is a batch of decisions being enforced on a goroutine of its
+// own (see handleEvents).
+type enforcement struct {
+	ds      []engine.Decision
+	refused chan bool // whether the firewall refused a change
+}
+
+// startEnforce starts enforcing decisions: the plan is made here, on the
+// loop (it reads the jails), and the firewall is told on a goroutine of
+// its own. finishEnforce must be called before the firewall or the jails
+// are used again.
+func (d *Daemon) startEnforce(ds []engine.Decision) *enforcement {
+	p := d.planEnforce(ds)
+	e := &enforcement{ds: ds, refused: make(chan bool, 1)}
+	go func() { e.refused <- d.applyEnforce(p) }()
+	return e
+}
+
+// finishEnforce waits for an enforcement (nil: none) to end, and hands its
+// decisions to the recorder.
+func (d *Daemon) finishEnforce(e *enforcement) {
+	if e == nil {
+		return
 	}
+	if <-e.refused {
+		d.resync = true
+	}
+	d.rec.enqueue(recorderJob{decisions: e.ds})
 }
 
 // commit records decisions in the store and then enforces them in the
@@ -399,48 +437,69 @@ func (d *Daemon) logDecisions(ds []engine.Decision) {
 // enforce applies decisions to the firewall, batched per jail. Expired bans
 // need nothing: the kernel drops them on its own timeout.
 func (d *Daemon) enforce(ds []engine.Decision) {
+	if d.applyEnforce(d.planEnforce(ds)) {
+		d.resync = true
+	}
+}
+
+// enforcePlan is what enforcing decisions asks of the firewall, by jail.
+type enforcePlan struct {
+	order  []string
+	bans   map[string][]firewall.Element
+	unbans map[string][]netip.Prefix
+}
+
+// planEnforce starts the jails' actions for decisions and returns what
+// the firewall is to do for them.
+func (d *Daemon) planEnforce(ds []engine.Decision) enforcePlan {
 	d.runActions(ds, false)
-	fw := d.opts.Firewall
-	if fw == nil {
-		return
+	p := enforcePlan{bans: map[string][]firewall.Element{}, unbans: map[string][]netip.Prefix{}}
+	if d.opts.Firewall == nil {
+		return p
 	}
 	now := d.now()
-	bans := map[string][]firewall.Element{}
-	unbans := map[string][]netip.Prefix{}
-	var order []string
 	for _, dec := range ds {
 		if rt, ok := d.jails[dec.Jail]; !ok || !rt.cfg.NativeBan {
 			continue // its sets are gone with it, or it bans by commands only
 		}
-		if _, ok := bans[dec.Jail]; !ok {
-			if _, ok := unbans[dec.Jail]; !ok {
-				order = append(order, dec.Jail)
+		if _, ok := p.bans[dec.Jail]; !ok {
+			if _, ok := p.unbans[dec.Jail]; !ok {
+				p.order = append(p.order, dec.Jail)
 			}
 		}
 		switch {
 		case dec.Action == engine.Ban:
 			el, ok := element(dec.Prefix, dec.End, now)
 			if ok {
-				bans[dec.Jail] = append(bans[dec.Jail], el)
+				p.bans[dec.Jail] = append(p.bans[dec.Jail], el)
 			}
 		case dec.Reason != engine.ReasonExpired:
-			unbans[dec.Jail] = append(unbans[dec.Jail], dec.Prefix)
+			p.unbans[dec.Jail] = append(p.unbans[dec.Jail], dec.Prefix)
 		}
 	}
-	for _, j := range order {
-		if ps := unbans[j]; len(ps) > 0 {
+	return p
+}
+
+// applyEnforce tells the firewall a plan and reports whether it refused a
+// change (the daemon then resynchronises it). It uses nothing of the
+// daemon but the firewall and the logger: it may run beside the loop.
+func (d *Daemon) applyEnforce(p enforcePlan) (refused bool) {
+	fw := d.opts.Firewall
+	for _, j := range p.order {
+		if ps := p.unbans[j]; len(ps) > 0 {
 			if err := fw.Unban(j, ps); err != nil {
 				d.log.Error("firewall unban failed; will resynchronise", "jail", j, "err", err)
-				d.resync = true
+				refused = true
 			}
 		}
-		if els := bans[j]; len(els) > 0 {
+		if els := p.bans[j]; len(els) > 0 {
 			if err := fw.Ban(j, els); err != nil {
 				d.log.Error("firewall ban failed; will resynchronise", "jail", j, "err", err)
-				d.resync = true
+				refused = true
 			}
 		}
 	}
+	return refused
 }
 
 // element turns a ban into a firewall element with the time it has left.

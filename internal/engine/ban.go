@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"net/netip"
@@ -20,38 +19,45 @@ type banInfo struct {
 }
 
 // ban bans p in j from now, for the jail's ban time or, with
-// bantime.increment, longer for a prefix banned before.
+// bantime.increment, longer for a prefix banned before. A ban of p already
+// there is replaced.
 func (e *Engine) ban(j *jail, p netip.Prefix, now time.Time, info banInfo) Decision {
-	if old, ok := j.bans[p]; ok {
-		e.removeBan(j, old)
+	k := keyOf(p)
+	pi := e.addInfo(k)
+	st := pi.addState(j)
+	if st.ban != nil {
+		e.unlinkBan(j, st.ban)
 	}
-	h := e.history[p]
+	return e.newBan(j, pi, st, k, now, info)
+}
+
+// newBan is ban for the prefix of pi, whose key is k and whose state in j
+// is st and holds no ban.
+func (e *Engine) newBan(j *jail, pi *prefixInfo, st *jailState, k pkey, now time.Time, info banInfo) Decision {
+	p := k.prefix() // from k, not pi.key, which is in a cache line a ban need not read
 	end := time.Time{}
-	if d := e.banTime(j, h.earlier(j)); d > 0 {
+	if d := e.banTime(j, pi.hist.earlier(j)); d > 0 {
 		end = now.Add(d)
 	}
-	b := &banEntry{ActiveBan: ActiveBan{
+	count := pi.hist.record(j.cfg.Name)
+	e.addBan(j, pi, st, &banEntry{ActiveBan: ActiveBan{
 		Jail: j.cfg.Name, Prefix: p, Start: now, End: end, Failures: info.failures,
-		Manual: info.manual, Count: h.record(j.cfg.Name, now), Category: info.category,
-	}, index: -1}
-	e.history[p] = h
-	e.addBan(j, b)
+		Manual: info.manual, Count: count, Category: info.category,
+	}, index: -1})
 	j.totalB++
 	return Decision{
 		Action: Ban, Jail: j.cfg.Name, Prefix: p, Start: now, End: end,
 		Failures: info.failures, Matches: info.matches, Manual: info.manual,
-		Count: b.Count, Category: info.category, Reason: info.reason,
+		Count: count, Category: info.category, Reason: info.reason,
 	}
 }
 
-// record counts a ban in jail at now and returns its number in the jail.
-func (h *history) record(jail string, now time.Time) int {
-	t := h.tally(jail, true)
-	t.count++
-	t.last = now
-	h.all.count++
-	h.all.last = now
-	return t.count
+// record counts a ban in jail and returns its number in the jail.
+func (h *history) record(jail string) int {
+	n := h.tally(jail, true)
+	*n++
+	h.all++
+	return *n
 }
 
 // banTime is the length of the ban of a prefix banned count times before;
@@ -122,8 +128,8 @@ func (e *Engine) follow(j *jail, ds []Decision, now time.Time) []Decision {
 			if line == "" {
 				line = fmt.Sprintf("%s: ban %s (%d failures)", d.Jail, prefixString(d.Prefix), d.Failures)
 			}
-			if out, rd := e.fail(rj, Failure{Addr: d.Prefix.Addr(), Time: d.Start, Line: line, Category: d.Category}, now); out == Banned {
-				ds = append(ds, rd)
+			if out, rds := e.fail(rj, Failure{Addr: d.Prefix.Addr(), Time: d.Start, Line: line, Category: d.Category}, now); out == Banned {
+				ds = append(ds, rds[0])
 			}
 		}
 	}
@@ -149,7 +155,7 @@ func (e *Engine) escalate(j *jail, d Decision) *Decision {
 	if j.ignoredPrefix(sub) {
 		return nil
 	}
-	if b := j.banned(sub.Addr()); b != nil && b.Prefix.Bits() <= bits {
+	if b := e.bannedIn(j, sub.Addr()); b != nil && b.Prefix.Bits() <= bits {
 		return nil
 	}
 	hits := j.subnets[sub]
@@ -167,7 +173,7 @@ func (e *Engine) escalate(j *jail, d Decision) *Decision {
 		names[i] = prefixString(h.prefix)
 	}
 	for _, h := range hits {
-		if b := j.bans[h.prefix]; b != nil {
+		if b := e.info(keyOf(h.prefix)).banOf(j); b != nil {
 			failures += b.Failures
 		}
 	}
@@ -195,11 +201,7 @@ func (e *Engine) ManualBan(r BanRequest) (Decision, error) {
 	if !r.Force && j.ignoredPrefix(p) {
 		return Decision{}, fmt.Errorf("%v in jail %q: %w (use --force to ban it anyway)", p, r.Jail, ErrIgnored)
 	}
-	for k, fl := range j.fails {
-		if p.Overlaps(k) {
-			j.dropFails(k, fl.newest())
-		}
-	}
+	e.dropOverlapping(j, p)
 	return e.ban(j, p, e.now(), banInfo{manual: true}), nil
 }
 
@@ -217,10 +219,12 @@ func (e *Engine) Restore(bans []ActiveBan) (int, error) {
 			continue
 		}
 		rb.Prefix = canonical(rb.Prefix)
-		if old, ok := j.bans[rb.Prefix]; ok {
-			e.removeBan(j, old)
+		pi := e.addInfo(keyOf(rb.Prefix))
+		st := pi.addState(j)
+		if st.ban != nil {
+			e.unlinkBan(j, st.ban)
 		}
-		e.addBan(j, &banEntry{ActiveBan: rb, index: -1})
+		e.addBan(j, pi, st, &banEntry{ActiveBan: rb, index: -1})
 		j.totalB++
 		n++
 	}
@@ -245,18 +249,14 @@ func (e *Engine) Unban(jailName string, p netip.Prefix) ([]Decision, error) {
 	}
 	var out []Decision
 	for _, j := range js {
-		for _, b := range j.bans {
-			if b.Prefix == p || (p.IsSingleIP() && b.Prefix.Contains(p.Addr())) {
+		for i := len(j.bans) - 1; i >= 0; i-- { // removeBan moves only bans already seen
+			if b := j.bans[i]; b.Prefix == p || (p.IsSingleIP() && b.Prefix.Contains(p.Addr())) {
 				e.removeBan(j, b)
 				out = append(out, Decision{Action: Unban, Jail: j.cfg.Name, Prefix: b.Prefix, Reason: ReasonUnbanned})
 			}
 		}
 		// An unbanned address starts with a clean slate.
-		for k, fl := range j.fails {
-			if p.Overlaps(k) {
-				j.dropFails(k, fl.newest())
-			}
-		}
+		e.dropOverlapping(j, p)
 	}
 	sortDecisions(out)
 	return out, nil
@@ -266,7 +266,8 @@ func (e *Engine) Unban(jailName string, p netip.Prefix) ([]Decision, error) {
 func (e *Engine) UnbanAll() []Decision {
 	var out []Decision
 	for _, j := range e.jails {
-		for _, b := range j.bans {
+		for len(j.bans) > 0 {
+			b := j.bans[len(j.bans)-1]
 			e.removeBan(j, b)
 			out = append(out, Decision{Action: Unban, Jail: j.cfg.Name, Prefix: b.Prefix, Reason: ReasonUnbanned})
 		}
@@ -288,9 +289,9 @@ func (e *Engine) Expire() []Decision {
 	}
 	for _, j := range e.jails {
 		cutoff := now.Add(-j.maxFind)
-		for k, fl := range j.fails {
-			if t := fl.newest(); !t.After(cutoff) {
-				j.dropFails(k, t)
+		for i := len(j.fails) - 1; i >= 0; i-- { // dropFails moves only failures already seen
+			if fl := j.fails[i]; !fl.newest().After(cutoff) {
+				e.dropFails(j, fl)
 			}
 		}
 		if j.cfg.Subnet != nil {
@@ -315,23 +316,50 @@ func (e *Engine) NextExpiry() (time.Time, bool) {
 	return e.expiry[0].End, true
 }
 
-func (e *Engine) addBan(j *jail, b *banEntry) {
-	j.bans[b.Prefix] = b
-	if !b.Prefix.IsSingleIP() {
+// addBan adds b, the ban of the prefix of pi whose state in j is st.
+func (e *Engine) addBan(j *jail, pi *prefixInfo, st *jailState, b *banEntry) {
+	st.ban = b
+	b.info, b.slot = pi, len(j.bans)
+	j.bans = append(j.bans, b)
+	if b.Prefix.IsSingleIP() {
+		j.singles++
+	} else {
 		j.countWide(b.Prefix, 1)
 	}
 	if !b.End.IsZero() {
-		heap.Push(&e.expiry, b)
+		e.expiry.push(b)
 	}
 }
 
+// removeBan ends b, a ban of j.
 func (e *Engine) removeBan(j *jail, b *banEntry) {
-	delete(j.bans, b.Prefix)
-	if !b.Prefix.IsSingleIP() {
+	e.unlinkBan(j, b)
+	e.release(b.info)
+}
+
+// unlinkBan ends b, a ban of j, leaving its prefix's info to the caller.
+func (e *Engine) unlinkBan(j *jail, b *banEntry) {
+	b.info.state(j).ban = nil
+	last := j.bans[len(j.bans)-1]
+	j.bans[b.slot], last.slot = last, b.slot
+	j.bans[len(j.bans)-1] = nil
+	j.bans = j.bans[:len(j.bans)-1]
+	if b.Prefix.IsSingleIP() {
+		j.singles--
+	} else {
 		j.countWide(b.Prefix, -1)
 	}
 	if b.index >= 0 {
-		heap.Remove(&e.expiry, b.index)
+		e.expiry.remove(b.index)
+	}
+}
+
+// dropOverlapping forgets the failures of j's prefixes that overlap p.
+func (e *Engine) dropOverlapping(j *jail, p netip.Prefix) {
+	for i := len(j.fails) - 1; i >= 0; i-- { // dropFails moves only failures already seen
+		if fl := j.fails[i]; p.Overlaps(fl.info.key.prefix()) {
+			e.dropFails(j, fl)
+		}
 	}
 }
 
@@ -342,25 +370,69 @@ func prefixString(p netip.Prefix) string {
 	return p.String()
 }
 
+// expiryHeap holds the bans that end, the next to end first: a binary
+// heap as container/heap keeps one, without its calls through an
+// interface.
 type expiryHeap []*banEntry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, k int) bool { return h[i].End.Before(h[k].End) }
-func (h expiryHeap) Swap(i, k int) {
+func (h expiryHeap) less(i, k int) bool { return h[i].End.Before(h[k].End) }
+
+func (h expiryHeap) swap(i, k int) {
 	h[i], h[k] = h[k], h[i]
 	h[i].index = i
 	h[k].index = k
 }
-func (h *expiryHeap) Push(x any) {
-	b := x.(*banEntry)
+
+func (h *expiryHeap) push(b *banEntry) {
 	b.index = len(*h)
 	*h = append(*h, b)
+	h.up(b.index)
 }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	b := old[len(old)-1]
-	old[len(old)-1] = nil
+
+// remove takes out the ban at index i.
+func (h *expiryHeap) remove(i int) {
+	n := len(*h) - 1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
+	}
+	b := (*h)[n]
+	(*h)[n] = nil
 	b.index = -1
-	*h = old[:len(old)-1]
-	return b
+	*h = (*h)[:n]
+}
+
+func (h expiryHeap) up(k int) {
+	for k > 0 {
+		parent := (k - 1) / 2
+		if parent == k || !h.less(k, parent) {
+			break
+		}
+		h.swap(parent, k)
+		k = parent
+	}
+}
+
+// down moves the element at i0 down within the first n, and reports
+// whether it moved.
+func (h expiryHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		l := 2*i + 1
+		if l >= n || l < 0 { // l < 0 after an int overflow
+			break
+		}
+		k := l
+		if r := l + 1; r < n && h.less(r, l) {
+			k = r
+		}
+		if !h.less(k, i) {
+			break
+		}
+		h.swap(i, k)
+		i = k
+	}
+	return i > i0
 }

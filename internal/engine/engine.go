@@ -60,7 +60,11 @@ type JailConfig struct {
 	Recidive bool
 }
 
-// IgnoreSet holds the addresses a jail never bans.
+// IgnoreSet holds the addresses a jail never bans. Overlaps(p) must
+// report true if Contains does for an address of p. A set must not change
+// while a jail has it: the engine remembers which prefixes it found free
+// of ignored addresses, and asks again about their addresses only after
+// SetIgnore or Configure gives the jail a set.
 type IgnoreSet interface {
 	Contains(netip.Addr) bool
 	Overlaps(netip.Prefix) bool
@@ -259,7 +263,7 @@ type BanCount struct {
 	Jail   string
 	Prefix netip.Prefix
 	Count  int
-	Last   time.Time // start of the latest ban
+	Last   time.Time // start of the latest ban (the engine uses only Count)
 }
 
 // JailStats are a jail's counters.
@@ -270,15 +274,24 @@ type JailStats struct {
 	TotalBanned     int // bans since start, restored ones included
 }
 
+// jail is one jail's configuration and state. Its failures and bans are
+// also found by prefix, in the engine's prefixes.
 type jail struct {
 	cfg     JailConfig
-	fails   map[netip.Prefix]*failures
-	bans    map[netip.Prefix]*banEntry
-	wide    []wideBans // bans that are not single addresses, by prefix length (sorted by wideKey)
+	fails   []*failures // the failures of each prefix failing; fails[i].slot == i
+	bans    []*banEntry // bans[i].slot == i
+	singles int         // bans of single addresses
+	wide    []wideBans  // bans that are not single addresses, by prefix length (sorted by wideKey)
 	subnets map[netip.Prefix][]subnetHit
 	totalF  int
 	totalB  int
 	failed  failedCount // CurrentlyFailed, kept up to date as fails changes
+	// ignoreGen counts the ignore sets the jail had: failures know which
+	// set last found their prefix free of ignored addresses.
+	ignoreGen uint32
+	// since's latest answer
+	sinceNow, sinceCut time.Time
+	sinceOK            bool
 	// derived from cfg
 	maxFind  time.Duration // longest window
 	maxRetry int           // largest count of any window
@@ -286,40 +299,37 @@ type jail struct {
 
 type banEntry struct {
 	ActiveBan
-	index int // in the expiry heap; -1 when not in it
+	info  *prefixInfo // of Prefix
+	slot  int         // in the jail's bans
+	index int         // in the expiry heap; -1 when not in it
 }
 
 // history is how often one prefix was banned: in every jail and in each.
 // The first jail is kept inline: most prefixes are banned by one jail
 // only, and then the history takes no allocation of its own.
 type history struct {
-	all   banTally
+	all   int
 	first jailTally   // jail "" until the first ban
 	more  []jailTally // the other jails
 }
 
 type jailTally struct {
-	jail string
-	banTally
-}
-
-type banTally struct {
+	jail  string
 	count int
-	last  time.Time
 }
 
-// tally returns the tally of jail ("" = every jail), adding one if add
-// is set, or nil. The pointer is into h.
-func (h *history) tally(jail string, add bool) *banTally {
+// tally returns the ban count of jail ("" = every jail), adding one if
+// add is set, or nil. The pointer is into h.
+func (h *history) tally(jail string, add bool) *int {
 	switch {
 	case jail == "":
 		return &h.all
 	case h.first.jail == jail:
-		return &h.first.banTally
+		return &h.first.count
 	}
 	for i := range h.more {
 		if h.more[i].jail == jail {
-			return &h.more[i].banTally
+			return &h.more[i].count
 		}
 	}
 	switch {
@@ -327,27 +337,33 @@ func (h *history) tally(jail string, add bool) *banTally {
 		return nil
 	case h.first.jail == "":
 		h.first.jail = jail
-		return &h.first.banTally
+		return &h.first.count
 	}
 	h.more = append(h.more, jailTally{jail: jail})
-	return &h.more[len(h.more)-1].banTally
+	return &h.more[len(h.more)-1].count
 }
+
+// empty reports whether h holds no count at all.
+func (h *history) empty() bool { return h.all == 0 && h.first.jail == "" && h.more == nil }
 
 // Engine holds the failure windows, active bans and ban history of every
 // jail.
 type Engine struct {
-	now     func() time.Time
-	rand    func() float64
-	jails   map[string]*jail
-	expiry  expiryHeap
-	history map[netip.Prefix]history
+	now    func() time.Time
+	rand   func() float64
+	jails  map[string]*jail
+	expiry expiryHeap
+	// prefixes holds every prefix that fails or is banned in a jail, or
+	// was banned before.
+	prefixes prefixIndex
 	// recidive are the recidive jails, sorted by name.
 	recidive []*jail
+	last     *jail // the jail of the latest Fail
 }
 
 // New returns an engine reading time from now.
 func New(now func() time.Time) *Engine {
-	return &Engine{now: now, rand: rand.Float64, jails: make(map[string]*jail), history: make(map[netip.Prefix]history)}
+	return &Engine{now: now, rand: rand.Float64, jails: make(map[string]*jail)}
 }
 
 // SetRand sets the source of randomness for bantime.rndtime: a function
@@ -373,35 +389,35 @@ func (e *Engine) Configure(cfgs []JailConfig) ([]Decision, error) {
 		if seen[name] {
 			continue
 		}
-		for _, b := range j.bans {
+		for len(j.bans) > 0 {
+			b := j.bans[len(j.bans)-1]
 			e.removeBan(j, b)
 			out = append(out, Decision{Action: Unban, Jail: name, Prefix: b.Prefix, Reason: ReasonJailRemoved})
 		}
+		e.dropAllFails(j)
 		delete(e.jails, name)
 	}
 	for _, c := range cfgs {
 		c.Windows = slices.Clone(c.Windows)
 		j, ok := e.jails[c.Name]
 		if !ok {
-			j = &jail{
-				fails:   make(map[netip.Prefix]*failures),
-				bans:    make(map[netip.Prefix]*banEntry),
-				subnets: make(map[netip.Prefix][]subnetHit),
-			}
+			j = &jail{subnets: make(map[netip.Prefix][]subnetHit)}
 			e.jails[c.Name] = j
 		} else if c.Prefix4 != j.cfg.Prefix4 || c.Prefix6 != j.cfg.Prefix6 {
 			// Failures counted by other prefixes cannot be carried over.
-			clear(j.fails)
+			e.dropAllFails(j)
 		}
 		j.failed.invalidate()
 		j.cfg = c
+		j.ignoreGen++
+		j.sinceOK = false
 		j.maxFind, j.maxRetry = c.FindTime, c.MaxRetry
 		for _, w := range c.Windows {
 			j.maxFind = max(j.maxFind, w.FindTime)
 			j.maxRetry = max(j.maxRetry, w.MaxRetry)
 		}
 	}
-	e.recidive = nil
+	e.recidive, e.last = nil, nil
 	for _, name := range e.Jails() {
 		if j := e.jails[name]; j.cfg.Recidive {
 			e.recidive = append(e.recidive, j)
@@ -477,9 +493,10 @@ func (e *Engine) BannedIn(addr netip.Addr) []ActiveBan {
 // BanCount returns how often prefix was banned in jail ("" = in every
 // jail) since the history began.
 func (e *Engine) BanCount(jail string, p netip.Prefix) int {
-	h := e.history[canonical(p)]
-	if t := h.tally(jail, false); t != nil {
-		return t.count
+	if pi := e.info(keyOf(canonical(p))); pi != nil {
+		if n := pi.hist.tally(jail, false); n != nil {
+			return *n
+		}
 	}
 	return 0
 }
@@ -488,59 +505,86 @@ func (e *Engine) BanCount(jail string, p netip.Prefix) int {
 // bantime.increment. Counts add to what the engine has.
 func (e *Engine) RestoreHistory(counts []BanCount) {
 	for _, c := range counts {
-		p := canonical(c.Prefix)
-		h := e.history[p]
+		pi := e.addInfo(keyOf(canonical(c.Prefix)))
 		// Jail "" is the tally of every jail: such a count adds to it
 		// twice, as it always has.
 		for _, jail := range [2]string{c.Jail, ""} {
-			t := h.tally(jail, true)
-			t.count += c.Count
-			if c.Last.After(t.last) {
-				t.last = c.Last
-			}
+			*pi.hist.tally(jail, true) += c.Count
 		}
-		e.history[p] = h
+		e.release(pi)
 	}
 }
 
-// prefixOf returns the prefix failures of addr are counted and banned by.
-func (j *jail) prefixOf(addr netip.Addr) netip.Prefix {
-	bits := j.cfg.Prefix4
-	if addr.Is6() {
+// jailKey returns the key of the prefix of addr, whose number is a, that
+// the jail counts failures by, unless that prefix would take in an
+// ignored address (see overIgnored).
+func (j *jail) jailKey(addr netip.Addr, a u128) pkey {
+	bits := 0
+	switch {
+	case addr.Is4():
+		bits = j.cfg.Prefix4
+		if bits != 0 {
+			bits += 96
+		}
+	case addr.Is6():
 		bits = j.cfg.Prefix6
+	default:
+		return pkey{n: invalidLen}
 	}
 	if bits == 0 {
-		bits = addr.BitLen()
+		return pkey{a, 128}
 	}
-	p, _ := addr.Prefix(bits)
-	// A prefix that would take in an ignored address is not banned whole.
-	if !p.IsSingleIP() && j.ignoredPrefix(p) {
-		return netip.PrefixFrom(addr, addr.BitLen())
-	}
-	return p
+	return pkey{a.masked(bits), uint8(bits)}
 }
 
-func (j *jail) banned(addr netip.Addr) *banEntry {
-	if b, ok := j.bans[netip.PrefixFrom(addr, addr.BitLen())]; ok {
-		return b
+// overIgnored reports whether k, a key jailKey returned, is of a prefix
+// wider than an address that would take in an ignored address: then
+// failures are counted and banned by address.
+func (j *jail) overIgnored(k pkey) bool {
+	return k.n < 128 && j.ignoredPrefix(k.prefix())
+}
+
+// banned returns a ban of j that holds addr, whose number is a, or nil:
+// the ban of the address itself, else the widest. The caller has looked
+// up the prefixInfo of k already: pi.
+func (e *Engine) banned(j *jail, addr netip.Addr, a u128, k pkey, pi *prefixInfo) *banEntry {
+	if len(j.bans) == 0 {
+		return nil
+	}
+	info := func(k2 pkey) *prefixInfo {
+		if k2 == k {
+			return pi
+		}
+		return e.info(k2)
+	}
+	if j.singles > 0 || !addr.IsValid() {
+		if b := info(hostKey(addr, a)).banOf(j); b != nil {
+			return b
+		}
 	}
 	// Only the prefix lengths some ban has are looked up: a jail banning
 	// IPv6 /64s looks up one more prefix per failure, not 127.
-	off := 0
-	if addr.Is4() {
-		off = 96
+	lo, hi := 0, 128 // the lengths of wideKey that can hold addr
+	switch {
+	case addr.Is4():
+		lo = 96
+	case !addr.IsValid():
+		hi = 0
 	}
 	for _, w := range j.wide {
-		bits := w.key - off
-		if bits < 0 || bits >= addr.BitLen() {
+		if w.key < lo || w.key >= hi {
 			continue
 		}
-		p, _ := addr.Prefix(bits)
-		if b, ok := j.bans[p]; ok {
+		if b := info(pkey{a.masked(w.key), uint8(w.key)}).banOf(j); b != nil {
 			return b
 		}
 	}
 	return nil
+}
+
+// bannedIn returns a ban of j that holds addr, or nil, as banned does.
+func (e *Engine) bannedIn(j *jail, addr netip.Addr) *banEntry {
+	return e.banned(j, addr, u128Of(addr), noKey, nil)
 }
 
 // wideBans counts a jail's bans of one prefix length.
@@ -553,9 +597,12 @@ type wideBans struct {
 // sorted and free of zero counts.
 func (j *jail) countWide(p netip.Prefix, n int) {
 	k := wideKey(p)
-	i, found := slices.BinarySearchFunc(j.wide, k, func(w wideBans, k int) int { return w.key - k })
+	i := 0 // a jail bans prefixes of a few lengths at most
+	for i < len(j.wide) && j.wide[i].key < k {
+		i++
+	}
 	switch {
-	case !found:
+	case i == len(j.wide) || j.wide[i].key != k:
 		j.wide = slices.Insert(j.wide, i, wideBans{k, n})
 	case j.wide[i].n+n == 0:
 		j.wide = slices.Delete(j.wide, i, i+1)
@@ -591,6 +638,7 @@ func (e *Engine) SetIgnore(jailName string, set IgnoreSet) error {
 		return fmt.Errorf("%w %q", ErrUnknownJail, jailName)
 	}
 	j.cfg.Ignore = set
+	j.ignoreGen++
 	return nil
 }
 

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
 	"time"
@@ -14,13 +13,20 @@ import (
 //
 // A failures must not be copied: its slices start in its own arrays.
 type failures struct {
-	entries  []failEntry
-	matches  []string // last MaxMatches lines
-	category string   // of the newest failure that had one
-	// Room for the entries and lines of a jail with a small maxretry (add
-	// holds maxretry+1 entries for a moment), so that a prefix costs one
-	// allocation; more move onto the heap as appends do.
-	entryRoom [inlineRetry + 1]failEntry
+	// ignoreGen is the jail's ignoreGen when its ignore set last found
+	// the prefix free of ignored addresses, and slot fl's index in the
+	// jail's fails. (32 bits each keep a failures of maxretry 5 in 320
+	// bytes.)
+	ignoreGen uint32
+	slot      int32
+	entries   []failEntry
+	matches   []string    // last MaxMatches lines
+	category  string      // of the newest failure that had one
+	info      *prefixInfo // of the prefix
+	// Room for the entries and lines of a jail with a small maxretry, so
+	// that a prefix costs one allocation; more move onto the heap as
+	// appends do.
+	entryRoom [inlineRetry]failEntry
 	lineRoom  [inlineRetry]string
 }
 
@@ -34,16 +40,17 @@ func newFailures() *failures {
 	return fl
 }
 
-// takeMatches returns the lines for a Decision, in a slice that does not
-// keep fl alive.
-func (fl *failures) takeMatches() []string {
-	switch {
-	case len(fl.matches) == 0:
-		return []string{}
-	case cap(fl.matches) > len(fl.lineRoom):
-		return fl.matches // on the heap already
+// result returns d, the ban fl led to, as Fail returns it, with fl's lines
+// as its Matches. They stay where fl keeps them, as the engine drops fl at
+// the ban: copying them would cost more than keeping fl for as long as
+// the caller keeps d.
+func (fl *failures) result(d Decision) []Decision {
+	if n := len(fl.matches); n == 0 {
+		d.Matches = []string{}
+	} else {
+		d.Matches = fl.matches[:n:n]
 	}
-	return slices.Clone(fl.matches)
+	return []Decision{d}
 }
 
 type failEntry struct {
@@ -53,21 +60,36 @@ type failEntry struct {
 
 func (fl *failures) newest() time.Time { return fl.entries[len(fl.entries)-1].t }
 
-// add records a failure and trims what no window can need any more.
-func (fl *failures) add(t time.Time, w int, j *jail) {
-	if n := len(fl.entries); n == 0 || !t.Before(fl.entries[n-1].t) {
-		fl.entries = append(fl.entries, failEntry{t, w}) // in order, as log lines come
-	} else {
+// add records a failure and trims what no window can need any more. It
+// returns the start of the jail's longest window, which ends at the
+// newest failure.
+func (fl *failures) add(t time.Time, w int, j *jail) time.Time {
+	if n := len(fl.entries); n > 0 && t.Before(fl.entries[n-1].t) {
+		// Out of order: the newest failure, and so the windows, stay.
 		i := sort.Search(n, func(i int) bool { return fl.entries[i].t.After(t) })
 		fl.entries = slices.Insert(fl.entries, i, failEntry{t, w})
+		cutoff := fl.newest().Add(-j.maxFind)
+		fl.trim(cutoff, j.maxRetry)
+		return cutoff
 	}
-	cutoff := fl.newest().Add(-j.maxFind)
+	// In order, as log lines come: t is the newest. What the windows
+	// ending at t cannot need goes before t comes, so that maxretry
+	// entries take no more room. (t is within them: trimming after would
+	// leave the same.)
+	cutoff := t.Add(-j.maxFind)
+	fl.trim(cutoff, j.maxRetry-1)
+	fl.entries = append(fl.entries, failEntry{t, w})
+	return cutoff
+}
+
+// trim drops the entries not after cutoff, then all but the newest keep.
+func (fl *failures) trim(cutoff time.Time, keep int) {
 	cut := 0
 	for cut < len(fl.entries) && !fl.entries[cut].t.After(cutoff) {
 		cut++
 	}
-	if n := len(fl.entries) - cut; n > j.maxRetry {
-		cut += n - j.maxRetry
+	if n := len(fl.entries) - cut; n > keep {
+		cut += n - keep
 	}
 	if cut > 0 {
 		// Shift rather than reslice, so the backing array is reused.
@@ -75,9 +97,8 @@ func (fl *failures) add(t time.Time, w int, j *jail) {
 	}
 }
 
-// within returns the weight of the failures within d of the newest.
-func (fl *failures) within(d time.Duration) int {
-	cutoff := fl.newest().Add(-d)
+// within returns the weight of the failures after cutoff.
+func (fl *failures) within(cutoff time.Time) int {
 	n := 0
 	for i := len(fl.entries) - 1; i >= 0 && fl.entries[i].t.After(cutoff); i-- {
 		n += fl.entries[i].w
@@ -85,13 +106,32 @@ func (fl *failures) within(d time.Duration) int {
 	return n
 }
 
-// reached returns the count of the first window whose count is reached.
-func (fl *failures) reached(c *JailConfig) (int, bool) {
-	if n := fl.within(c.FindTime); n >= c.MaxRetry {
-		return n, true
+// reached returns the count of the first window of j whose count is
+// reached; longest is the start of j's longest window, as add returned it.
+func (fl *failures) reached(j *jail, longest time.Time) (int, bool) {
+	// No window counts more than all the failures: below a window's
+	// count, its failures need no looking at.
+	all := 0
+	for _, e := range fl.entries {
+		all += e.w
+	}
+	start := func(d time.Duration) time.Time {
+		if d == j.maxFind {
+			return longest
+		}
+		return fl.newest().Add(-d)
+	}
+	c := &j.cfg
+	if all >= c.MaxRetry {
+		if n := fl.within(start(c.FindTime)); n >= c.MaxRetry {
+			return n, true
+		}
 	}
 	for _, w := range c.Windows {
-		if n := fl.within(w.FindTime); n >= w.MaxRetry {
+		if all < w.MaxRetry {
+			continue
+		}
+		if n := fl.within(start(w.FindTime)); n >= w.MaxRetry {
 			return n, true
 		}
 	}
@@ -102,38 +142,64 @@ func (fl *failures) reached(c *JailConfig) (int, bool) {
 // decisions it leads to: the ban of its prefix, and possibly the ban of a
 // subnet and the bans of recidive jails.
 func (e *Engine) Fail(jailName string, f Failure) (Outcome, []Decision, error) {
-	j, ok := e.jails[jailName]
-	if !ok {
-		return 0, nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
+	j := e.last
+	if j == nil || j.cfg.Name != jailName {
+		var ok bool
+		if j, ok = e.jails[jailName]; !ok {
+			return 0, nil, fmt.Errorf("%w %q", ErrUnknownJail, jailName)
+		}
+		e.last = j
 	}
 	now := e.now()
-	out, d := e.fail(j, f, now)
+	out, ds := e.fail(j, f, now)
 	if out != Banned {
 		return out, nil, nil
 	}
-	return out, e.follow(j, []Decision{d}, now), nil
+	return out, e.follow(j, ds, now), nil
 }
 
-// fail records a failure at now; the Decision is the ban it leads to when
-// the outcome is Banned.
-func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, Decision) {
+// fail records a failure at now; when the outcome is Banned, it returns
+// the ban's Decision, alone in a slice of capacity 1.
+func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, []Decision) {
 	addr := f.Addr.Unmap()
-	if j.ignored(addr) {
-		return Ignored, Decision{}
-	}
 	t := f.Time
 	if t.IsZero() || t.After(now) {
 		t = now
 	}
-	if !t.After(now.Add(-j.maxFind)) {
-		return Stale, Decision{}
+	if !t.After(j.since(now)) {
+		if j.ignored(addr) {
+			return Ignored, nil // which goes before Stale
+		}
+		return Stale, nil
 	}
-	if j.banned(addr) != nil {
-		return AlreadyBanned, Decision{}
+	a := u128Of(addr)
+	k := j.jailKey(addr, a)
+	pi := e.info(k)
+	st := pi.state(j)
+	// Failures of k counted under the jail's ignore set as it is say that
+	// the set holds no address of k (see IgnoreSet), so neither addr nor
+	// the prefix need asking it about again.
+	clean := st != nil && st.fl != nil && st.fl.ignoreGen == j.ignoreGen
+	if !clean && j.ignored(addr) {
+		return Ignored, nil
 	}
-	p := j.prefixOf(addr)
+	if e.banned(j, addr, a, k, pi) != nil {
+		return AlreadyBanned, nil
+	}
+	if !clean && j.overIgnored(k) {
+		k = hostKey(addr, a)
+		pi = e.info(k)
+		st = pi.state(j)
+	}
+	if pi == nil {
+		pi = &prefixInfo{key: k}
+		e.prefixes.set(k, pi)
+	}
+	if st == nil {
+		st = pi.addState(j)
+	}
 	j.totalF++
-	fl := j.fails[p]
+	fl := st.fl
 	known := fl != nil
 	var before time.Time // the newest failure before this one
 	if known {
@@ -141,7 +207,8 @@ func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, Decision) {
 	} else {
 		fl = newFailures()
 	}
-	fl.add(t, e.weight(j, p), j)
+	longest := fl.add(t, e.weight(j, pi), j)
+	fl.ignoreGen = j.ignoreGen
 	if f.Line != "" {
 		if len(fl.matches) == MaxMatches {
 			fl.matches = fl.matches[:copy(fl.matches, fl.matches[1:])]
@@ -151,41 +218,46 @@ func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, Decision) {
 	if f.Category != "" {
 		fl.category = f.Category
 	}
-	n, ok := fl.reached(&j.cfg)
+	n, ok := fl.reached(j, longest)
 	if !ok {
 		if known {
 			j.failed.move(before, fl.newest())
 		} else {
-			j.fails[p] = fl
-			j.failed.add(fl.newest())
+			j.addFails(pi, st, fl)
 		}
-		return Counted, Decision{}
+		return Counted, nil
 	}
 	if known {
-		j.dropFails(p, before)
+		j.unlinkFails(fl, before)
+		st.fl = nil
 	}
-	d := e.ban(j, p, now, banInfo{failures: n, matches: fl.takeMatches(), category: fl.category})
-	return Banned, d
+	// The prefix is not banned in j: banned would have found it.
+	d := e.newBan(j, pi, st, k, now, banInfo{failures: n, category: fl.category})
+	return Banned, fl.result(d)
 }
 
-// weight is how much one failure of p counts. As in fail2ban, with
-// bantime.increment a failure of a prefix banned n times before counts
-// 2^(n-1) times, at most maxretry.
-func (e *Engine) weight(j *jail, p netip.Prefix) int {
+// since returns now - j.maxFind: failures before are stale. It keeps the
+// latest answer, as the clock stands still while a batch of lines is
+// handled.
+func (j *jail) since(now time.Time) time.Time {
+	if !j.sinceOK || now != j.sinceNow {
+		j.sinceNow, j.sinceCut, j.sinceOK = now, now.Add(-j.maxFind), true
+	}
+	return j.sinceCut
+}
+
+// weight is how much one failure of the prefix pi counts. As in
+// fail2ban, with bantime.increment a failure of a prefix banned n times
+// before counts 2^(n-1) times, at most maxretry.
+func (e *Engine) weight(j *jail, pi *prefixInfo) int {
 	if j.cfg.Increment == nil {
 		return 1
 	}
-	n := e.earlierBans(j, p)
+	n := pi.hist.earlier(j)
 	if n <= 1 {
 		return 1
 	}
 	return min(1<<min(n-1, 20), j.cfg.MaxRetry)
-}
-
-// earlierBans counts the earlier bans of p that bantime.increment looks at.
-func (e *Engine) earlierBans(j *jail, p netip.Prefix) int {
-	h := e.history[p]
-	return h.earlier(j)
 }
 
 // earlier counts the bans in h that bantime.increment looks at in j.
@@ -194,8 +266,8 @@ func (h *history) earlier(j *jail) int {
 	if j.cfg.Increment != nil && j.cfg.Increment.OverallJails {
 		jail = ""
 	}
-	if t := h.tally(jail, false); t != nil {
-		return t.count
+	if n := h.tally(jail, false); n != nil {
+		return *n
 	}
 	return 0
 }

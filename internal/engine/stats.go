@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"net/netip"
-	"time"
-)
+import "time"
 
 // failedCount keeps a jail's CurrentlyFailed, the number of prefixes whose
 // newest failure is after a cutoff (now - findtime), without looking at
@@ -93,8 +90,35 @@ func (j *jail) currentlyFailed(cutoff time.Time) int {
 	return c.n
 }
 
-// dropFails forgets the failures of p, whose newest failure is newest.
-func (j *jail) dropFails(p netip.Prefix, newest time.Time) {
+// addFails records that the prefix of pi, whose state in j is st, has
+// the failures fl.
+func (j *jail) addFails(pi *prefixInfo, st *jailState, fl *failures) {
+	fl.info, fl.slot = pi, int32(len(j.fails))
+	j.fails = append(j.fails, fl)
+	st.fl = fl
+	j.failed.add(fl.newest())
+}
+
+// unlinkFails takes fl, whose newest failure is newest, out of j's
+// failures; its prefix's state still holds it.
+func (j *jail) unlinkFails(fl *failures, newest time.Time) {
 	j.failed.remove(newest)
-	delete(j.fails, p)
+	last := j.fails[len(j.fails)-1]
+	j.fails[fl.slot], last.slot = last, fl.slot
+	j.fails[len(j.fails)-1] = nil
+	j.fails = j.fails[:len(j.fails)-1]
+}
+
+// dropFails forgets the failures fl of a prefix in j.
+func (e *Engine) dropFails(j *jail, fl *failures) {
+	j.unlinkFails(fl, fl.newest())
+	fl.info.state(j).fl = nil
+	e.release(fl.info)
+}
+
+// dropAllFails forgets every failure of j.
+func (e *Engine) dropAllFails(j *jail) {
+	for len(j.fails) > 0 {
+		e.dropFails(j, j.fails[len(j.fails)-1])
+	}
 }
