@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -160,52 +159,13 @@ func waitReady(t *testing.T, sock string) {
 // `nft -j list set`.
 func nftJSONElements(t *testing.T, out []byte) map[string]bool {
 	t.Helper()
-	var doc struct {
-		Nftables []struct {
-			Set *struct {
-				Elem []json.RawMessage `json:"elem"`
-			} `json:"set"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
+	list, err := netnstest.SetElements(out)
+	if err != nil {
 		t.Fatalf("nft -j: %v", err)
 	}
 	els := map[string]bool{}
-	for _, item := range doc.Nftables {
-		if item.Set == nil {
-			continue
-		}
-		for _, raw := range item.Set.Elem {
-			els[elemString(raw)] = true
-		}
+	for _, el := range list {
+		els[el.Value] = true
 	}
 	return els
-}
-
-// elemString reads one element of nft's JSON: a string, a prefix object,
-// or an "elem" object wrapping either (with a timeout).
-func elemString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var obj struct {
-		Elem *struct {
-			Val json.RawMessage `json:"val"`
-		} `json:"elem"`
-		Prefix *struct {
-			Addr string `json:"addr"`
-			Len  int    `json:"len"`
-		} `json:"prefix"`
-	}
-	if json.Unmarshal(raw, &obj) != nil {
-		return string(raw)
-	}
-	switch {
-	case obj.Elem != nil:
-		return elemString(obj.Elem.Val)
-	case obj.Prefix != nil:
-		return fmt.Sprintf("%s/%d", obj.Prefix.Addr, obj.Prefix.Len)
-	}
-	return strings.TrimSpace(string(raw))
 }

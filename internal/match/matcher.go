@@ -722,12 +722,8 @@ func (c *mlfCache) setNew(key string, fd *failData, now time.Time) {
 		clear(c.order[n:])
 		c.order, c.head = c.order[:n], 0
 	}
-	var e *mlfEntry
-	if n := len(c.spare); n > 0 {
-		e = c.spare[n-1]
-		c.spare[n-1] = nil
-		c.spare = c.spare[:n-1]
-	} else {
+	e := pop(&c.spare)
+	if e == nil {
 		e = new(mlfEntry)
 	}
 	*e = mlfEntry{key: key, fd: fd, expires: now.Add(mlfCacheTTL), live: true}
@@ -746,16 +742,24 @@ func (c *mlfCache) unset(key string) {
 // newData returns a state for a new connection with the groups cur: a
 // dropped one if there is one.
 func (c *mlfCache) newData(cur groupVals) *failData {
-	var fd *failData
-	if n := len(c.free); n > 0 {
-		fd = c.free[n-1]
-		c.free[n-1] = nil
-		c.free = c.free[:n-1]
-	} else {
+	fd := pop(&c.free)
+	if fd == nil {
 		fd = &failData{vals: make(groupVals, len(cur))}
 	}
 	copy(fd.vals, cur)
 	return fd
+}
+
+// pop takes the last of a list of things to reuse, nil if it is empty.
+func pop[T any](list *[]*T) *T {
+	n := len(*list)
+	if n == 0 {
+		return nil
+	}
+	x := (*list)[n-1]
+	(*list)[n-1] = nil
+	*list = (*list)[:n-1]
+	return x
 }
 
 // recycle takes back a state nothing refers to any more, for newData.

@@ -25,7 +25,7 @@
 // Each jail has two sets per address family, and a rule for each. Almost
 // every ban has the jail's ban prefix length (firewall.Jail.BanPrefix4,
 // BanPrefix6): those go to a hash set (sshd-v4, sshd-v6), to which the
-// kernel adds elements several times faster than to an interval set. Its
+// kernel adds elements about twice as fast as to an interval set. Its
 // elements are the prefixes' network addresses (2001:db8:1:2:: for
 // 2001:db8:1:2::/64), and its rule looks up the source address masked to
 // that length; with a full-length address (32, 128) it is a plain lookup.

@@ -1,8 +1,6 @@
 package nft_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -28,64 +26,17 @@ func sshdBy(len4, len6 int) firewall.Jail {
 func kernelSet(t *testing.T, ns *netnstest.NS, set string) []string {
 	t.Helper()
 	out := nftList(t, ns, "-j", "list", "set", "inet", "gaol", set)
-	var doc struct {
-		Nftables []struct {
-			Set *struct {
-				Elem []json.RawMessage `json:"elem"`
-			} `json:"set"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+	els, err := netnstest.SetElements([]byte(out))
+	if err != nil {
 		t.Fatalf("nft -j list set %s: %v\n%s", set, err, out)
 	}
-	// value renders an element's value: an address, a prefix or a range.
-	var value func(raw json.RawMessage) string
-	value = func(raw json.RawMessage) string {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		var v struct {
-			Prefix *struct {
-				Addr string `json:"addr"`
-				Len  int    `json:"len"`
-			} `json:"prefix"`
-			Range []json.RawMessage `json:"range"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("set %s: element %s: %v", set, raw, err)
-		}
-		switch {
-		case v.Prefix != nil:
-			return fmt.Sprintf("%s/%d", v.Prefix.Addr, v.Prefix.Len)
-		case len(v.Range) == 2:
-			return value(v.Range[0]) + "-" + value(v.Range[1])
-		}
-		t.Fatalf("set %s: unknown element %s", set, raw)
-		return ""
-	}
 	var got []string
-	for _, n := range doc.Nftables {
-		if n.Set == nil {
-			continue
+	for _, el := range els {
+		s := el.Value
+		if el.HasTimeout {
+			s += "@"
 		}
-		for _, raw := range n.Set.Elem {
-			var timed struct {
-				Elem *struct {
-					Val     json.RawMessage `json:"val"`
-					Timeout int             `json:"timeout"`
-				} `json:"elem"`
-			}
-			if json.Unmarshal(raw, &timed) == nil && timed.Elem != nil {
-				s := value(timed.Elem.Val)
-				if timed.Elem.Timeout > 0 {
-					s += "@"
-				}
-				got = append(got, s)
-				continue
-			}
-			got = append(got, value(raw))
-		}
+		got = append(got, s)
 	}
 	slices.Sort(got)
 	return got
