@@ -15,9 +15,9 @@ import (
 
 // refEngine is the engine's policy written the plain way: maps keyed by
 // netip.Prefix, the failures of a prefix in a slice sorted and trimmed
-// afresh each time, every ban looked at in turn. It leaves out what the engine's own tests cover
-// alone (subnet escalation, bantime.rndtime, multipliers and formulas) and
-// takes valid addresses and prefixes only.
+// afresh each time, every ban looked at in turn. It leaves out what the
+// engine's own tests cover alone (subnet escalation, bantime.rndtime,
+// multipliers and formulas) and takes valid addresses and prefixes only.
 type refEngine struct {
 	now   func() time.Time
 	jails map[string]*refJail
