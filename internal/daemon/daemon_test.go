@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gaol-project/gaol/internal/control"
+	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/firewall"
 	"github.com/gaol-project/gaol/internal/store"
 	"github.com/gaol-project/gaol/internal/store/sqlite"
@@ -524,5 +525,80 @@ func TestParseTarget(t *testing.T) {
 		if (err != nil) != tt.bad || (!tt.bad && p.String() != tt.want) {
 			t.Errorf("ParseTarget(%q) = %v, %v", tt.in, p, err)
 		}
+	}
+}
+
+// TestEventsEnforcedInBatches queues several events while the loop is busy:
+// one handleEvents takes them all, and the firewall gets each event's bans
+// in a batch of its own, in order, on the enforcing goroutine. A batch the
+// firewall refuses still reaches the store and makes the loop resynchronise
+// the firewall; the others are enforced as they come.
+func TestEventsEnforcedInBatches(t *testing.T) {
+	e := newEnv(t, twoJails)
+	e.start()
+	ctx := context.Background()
+	now := e.clock.Now()
+	e.fw.mu.Lock()
+	e.fw.failBan = 1 // the first batch
+	e.fw.calls = nil
+	e.fw.mu.Unlock()
+
+	// Hold the loop while the events queue up.
+	entered, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- e.d.do(ctx, func() error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	const events = 3
+	for k := range events {
+		var fs []jailFailure
+		for a := range 2 {
+			addr := netip.AddrFrom4([4]byte{198, 51, 100, byte(10*k + a + 1)})
+			f := engine.Failure{Addr: addr, Time: now, Line: failLine(now, addr.String())}
+			fs = append(fs, jailFailure{jail: "sshd", failure: f}, jailFailure{jail: "sshd", failure: f})
+		}
+		e.d.events <- event{path: "test", failures: [][]jailFailure{fs}}
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+
+	e.waitJail("sshd", func(js control.JailStatus) bool { return js.CurrentlyBanned == 2*events })
+	e.fw.mu.Lock()
+	calls := slices.Clone(e.fw.calls)
+	e.fw.mu.Unlock()
+	var bans []string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "ban ") {
+			bans = append(bans, c)
+		}
+	}
+	if want := []string{"ban sshd 2", "ban sshd 2", "ban sshd 2"}; !slices.Equal(bans[:min(len(bans), events)], want) {
+		t.Fatalf("firewall calls %q: want the events' bans in %d batches first", calls, events)
+	}
+	// The refused batch comes back with the resynchronisation, and every
+	// ban is recorded.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.fw.set("sshd")) != 2*events {
+		if time.Now().After(deadline) {
+			t.Fatalf("firewall not resynchronised: %v", e.fw.set("sshd"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.d.do(ctx, func() error { return e.d.syncStore(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	active, err := e.db.ActiveBans(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 2*events {
+		t.Errorf("store holds %d active bans, want %d", len(active), 2*events)
 	}
 }
