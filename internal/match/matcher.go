@@ -662,7 +662,7 @@ func (c *mlfCache) get(key string, now func() time.Time) *failData {
 	if !e.expires.After(now()) {
 		delete(c.entries, key)
 		c.recycle(e.fd)
-		e.fd, e.live = nil, false
+		*e = mlfEntry{} // dead, and holding no line
 		return nil
 	}
 	return e.fd
@@ -735,7 +735,7 @@ func (c *mlfCache) setNew(key string, fd *failData, now time.Time) {
 func (c *mlfCache) unset(key string) {
 	if e, ok := c.entries[key]; ok {
 		delete(c.entries, key)
-		e.fd, e.live = nil, false
+		*e = mlfEntry{} // dead, and holding no line
 	}
 }
 
