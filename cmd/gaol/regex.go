@@ -624,12 +624,21 @@ func (c *dateCarry) next(l match.Line) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// trimEOL drops the "\r" and "\n" that end s, as strings.TrimRight(s,
+// "\r\n") does without building its set of bytes on every line.
+func trimEOL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // matchBlock does a worker's part for a block.
 func (r *regexRun) matchBlock(ctx context.Context, m *match.Matcher, mode regexMode, b *regexBlock) {
 	b.res = make([]regexLine, len(b.lines))
 	for i, raw := range b.lines {
 		lr := &b.res[i]
-		raw = strings.TrimRight(raw, "\r\n")
+		raw = trimEOL(raw)
 		if raw == "" || raw[0] == '#' {
 			lr.skip = true
 			continue

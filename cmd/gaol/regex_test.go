@@ -664,3 +664,12 @@ func TestRegexUseDNS(t *testing.T) {
 		})
 	}
 }
+
+// TestTrimEOL checks trimEOL against strings.TrimRight(s, "\r\n").
+func TestTrimEOL(t *testing.T) {
+	for _, s := range []string{"", "\n", "\r\n", "a", "a\n", "a\r\n", "a\n\r\n", "a\rb\n", "\r", "é\r\r"} {
+		if got, want := trimEOL(s), strings.TrimRight(s, "\r\n"); got != want {
+			t.Errorf("trimEOL(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
