@@ -306,19 +306,20 @@ func (d *Daemon) resetExpiry(t *time.Timer) {
 }
 
 // handleEvents processes ev and whatever else is queued, enforcing the
-// decisions they produce as it goes, and hands them to the recorder, which
-// stores them and logs them (recorder.go says why the firewall goes first
-// here). The firewall takes each event's bans in one batch, on a goroutine
-// of its own while the engine goes on with the next events (in an attack
-// of thousands of addresses, the kernel's work and the engine's overlap);
-// batches are enforced in order, and all of them before handleEvents
-// returns.
+// decisions they produce as it goes, and then hands them to the recorder,
+// which stores them and logs them (recorder.go says why the firewall goes
+// first here). The firewall takes each event's bans in one batch, on a
+// goroutine of its own while the engine goes on with the next events (in
+// an attack of thousands of addresses, the kernel's work and the engine's
+// overlap); batches are enforced in order, and all of them before
+// handleEvents returns. The store gets them all at the end, so that it
+// does not take the processor from the firewall meanwhile.
 func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	d.eventsNow = d.now()
 	defer func() { d.eventsNow = time.Time{} }()
 	var (
-		bans    []engine.Decision
-		running *enforcement
+		bans, done []engine.Decision
+		running    *enforcement
 	)
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
@@ -342,7 +343,7 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 			d.offsets[ev.path] = ev.pos
 		}
 		if len(bans) > 0 {
-			d.finishEnforce(running)
+			done = d.finishEnforce(running, done)
 			running, bans = d.startEnforce(bans), nil
 		}
 		if n >= 256 {
@@ -355,7 +356,9 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 		}
 		break
 	}
-	d.finishEnforce(running)
+	if done = d.finishEnforce(running, done); len(done) > 0 {
+		d.rec.enqueue(recorderJob{decisions: done})
+	}
 }
 
 // enforcement is a batch of decisions being enforced on a goroutine of its
@@ -376,16 +379,16 @@ func (d *Daemon) startEnforce(ds []engine.Decision) *enforcement {
 	return e
 }
 
-// finishEnforce waits for an enforcement (nil: none) to end, and hands its
-// decisions to the recorder.
-func (d *Daemon) finishEnforce(e *enforcement) {
+// finishEnforce waits for an enforcement (nil: none) to end, and appends
+// its decisions to done.
+func (d *Daemon) finishEnforce(e *enforcement, done []engine.Decision) []engine.Decision {
 	if e == nil {
-		return
+		return done
 	}
 	if <-e.refused {
 		d.resync = true
 	}
-	d.rec.enqueue(recorderJob{decisions: e.ds})
+	return append(done, e.ds...)
 }
 
 // commit records decisions in the store and then enforces them in the
