@@ -518,7 +518,7 @@ func (e *Engine) RestoreHistory(counts []BanCount) {
 // jailKey returns the key of the prefix of addr, whose number is a, that
 // the jail counts failures by, unless that prefix would take in an
 // ignored address (see overIgnored).
-func (j *jail) jailKey(addr netip.Addr, a u128) pkey {
+func (j *jail) jailKey(addr netip.Addr, a netprefix.U128) pkey {
 	bits := 0
 	switch {
 	case addr.Is4():
@@ -534,7 +534,7 @@ func (j *jail) jailKey(addr netip.Addr, a u128) pkey {
 	if bits == 0 {
 		return pkey{a, 128}
 	}
-	return pkey{a.masked(bits), uint8(bits)}
+	return pkey{a.Masked(bits), uint8(bits)}
 }
 
 // overIgnored reports whether k, a key jailKey returned, is of a prefix
@@ -547,7 +547,7 @@ func (j *jail) overIgnored(k pkey) bool {
 // banned returns a ban of j that holds addr, whose number is a, or nil:
 // the ban of the address itself, else the widest. The caller has looked
 // up the prefixInfo of k already: pi.
-func (e *Engine) banned(j *jail, addr netip.Addr, a u128, k pkey, pi *prefixInfo) *banEntry {
+func (e *Engine) banned(j *jail, addr netip.Addr, a netprefix.U128, k pkey, pi *prefixInfo) *banEntry {
 	if len(j.bans) == 0 {
 		return nil
 	}
@@ -575,7 +575,7 @@ func (e *Engine) banned(j *jail, addr netip.Addr, a u128, k pkey, pi *prefixInfo
 		if w.key < lo || w.key >= hi {
 			continue
 		}
-		if b := info(pkey{a.masked(w.key), uint8(w.key)}).banOf(j); b != nil {
+		if b := info(pkey{a.Masked(w.key), uint8(w.key)}).banOf(j); b != nil {
 			return b
 		}
 	}
@@ -584,7 +584,7 @@ func (e *Engine) banned(j *jail, addr netip.Addr, a u128, k pkey, pi *prefixInfo
 
 // bannedIn returns a ban of j that holds addr, or nil, as banned does.
 func (e *Engine) bannedIn(j *jail, addr netip.Addr) *banEntry {
-	return e.banned(j, addr, u128Of(addr), noKey, nil)
+	return e.banned(j, addr, netprefix.From16(addr), noKey, nil)
 }
 
 // wideBans counts a jail's bans of one prefix length.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // failures are the recent failures of one prefix: the newest ones within
@@ -172,7 +174,7 @@ func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, []Decision) {
 		}
 		return Stale, nil
 	}
-	a := u128Of(addr)
+	a := netprefix.From16(addr)
 	k := j.jailKey(addr, a)
 	pi := e.info(k)
 	st := pi.state(j)

@@ -1,29 +1,10 @@
 package engine
 
 import (
-	"encoding/binary"
 	"net/netip"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
-
-// u128 is an address's 16 bytes (an IPv4 address as IPv4-mapped IPv6) as
-// a number.
-type u128 struct{ hi, lo uint64 }
-
-func u128Of(a netip.Addr) u128 {
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-// masked returns a with all but its first n bits (0 to 128) cleared.
-func (a u128) masked(n int) u128 {
-	switch {
-	case n >= 128:
-		return a
-	case n >= 64:
-		return u128{a.hi, a.lo &^ (^uint64(0) >> (n - 64))}
-	}
-	return u128{a.hi &^ (^uint64(0) >> n), 0}
-}
 
 // pkey is a canonical prefix as the key of a prefixIndex: its masked
 // address as a number and its length within those 128 bits (an IPv4
@@ -31,7 +12,7 @@ func (a u128) masked(n int) u128 {
 // every prefix in canonical form: an IPv6 prefix of /96 or longer never
 // lies in the IPv4-mapped range, which Canonical turns into IPv4.
 type pkey struct {
-	a u128
+	a netprefix.U128 // the masked address (netprefix.From16)
 	n uint8
 }
 
@@ -50,13 +31,13 @@ func keyOf(p netip.Prefix) pkey {
 	if p.Addr().Is4() {
 		n += 96
 	}
-	return pkey{u128Of(p.Addr()).masked(n), uint8(n)}
+	return pkey{netprefix.From16(p.Addr()).Masked(n), uint8(n)}
 }
 
 // hostKey returns the key of the prefix holding addr, whose number is a,
 // alone (the invalid prefix for the zero Addr, as netip.PrefixFrom makes
 // it).
-func hostKey(addr netip.Addr, a u128) pkey {
+func hostKey(addr netip.Addr, a netprefix.U128) pkey {
 	if !addr.IsValid() {
 		return pkey{n: invalidLen}
 	}
@@ -68,10 +49,7 @@ func (k pkey) prefix() netip.Prefix {
 	if k.n == invalidLen {
 		return netip.Prefix{}
 	}
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], k.a.hi)
-	binary.BigEndian.PutUint64(b[8:], k.a.lo)
-	a := netip.AddrFrom16(b)
+	a := k.a.Addr16()
 	if k.n >= 96 && a.Is4In6() {
 		return netip.PrefixFrom(a.Unmap(), int(k.n)-96)
 	}
@@ -79,7 +57,7 @@ func (k pkey) prefix() netip.Prefix {
 }
 
 // is4 reports whether k is the key of an IPv4 prefix.
-func (k pkey) is4() bool { return k.n >= 96 && k.n <= 128 && k.a.hi == 0 && k.a.lo>>32 == 0xffff }
+func (k pkey) is4() bool { return k.n >= 96 && k.n <= 128 && k.a.Hi == 0 && k.a.Lo>>32 == 0xffff }
 
 // prefixIndex maps canonical prefixes to what the engine knows of them.
 // It keeps one Go map per family and prefix length, keyed by the masked
@@ -89,18 +67,18 @@ func (k pkey) is4() bool { return k.n >= 96 && k.n <= 128 && k.a.hi == 0 && k.a.
 // parts and holds a pointer (its address's zone). A length no prefix has
 // costs a lookup nothing. The zero prefixIndex is empty and ready to use.
 type prefixIndex struct {
-	v4      [33]map[uint32]*prefixInfo // by length
-	short   [65]map[uint64]*prefixInfo // IPv6 /0 to /64, by length, keyed by the first 64 bits
-	long    [64]map[u128]*prefixInfo   // IPv6 /65 to /128
+	v4      [33]map[uint32]*prefixInfo         // by length
+	short   [65]map[uint64]*prefixInfo         // IPv6 /0 to /64, by length, keyed by the first 64 bits
+	long    [64]map[netprefix.U128]*prefixInfo // IPv6 /65 to /128
 	invalid *prefixInfo
 }
 
 func (x *prefixIndex) get(k pkey) *prefixInfo {
 	switch {
 	case k.is4():
-		return x.v4[k.n-96][uint32(k.a.lo)]
+		return x.v4[k.n-96][uint32(k.a.Lo)]
 	case k.n <= 64:
-		return x.short[k.n][k.a.hi]
+		return x.short[k.n][k.a.Hi]
 	case k.n <= 128:
 		return x.long[k.n-65][k.a]
 	}
@@ -114,17 +92,17 @@ func (x *prefixIndex) set(k pkey, pi *prefixInfo) {
 		if *m == nil {
 			*m = make(map[uint32]*prefixInfo)
 		}
-		(*m)[uint32(k.a.lo)] = pi
+		(*m)[uint32(k.a.Lo)] = pi
 	case k.n <= 64:
 		m := &x.short[k.n]
 		if *m == nil {
 			*m = make(map[uint64]*prefixInfo)
 		}
-		(*m)[k.a.hi] = pi
+		(*m)[k.a.Hi] = pi
 	case k.n <= 128:
 		m := &x.long[k.n-65]
 		if *m == nil {
-			*m = make(map[u128]*prefixInfo)
+			*m = make(map[netprefix.U128]*prefixInfo)
 		}
 		(*m)[k.a] = pi
 	default:
@@ -135,9 +113,9 @@ func (x *prefixIndex) set(k pkey, pi *prefixInfo) {
 func (x *prefixIndex) delete(k pkey) {
 	switch {
 	case k.is4():
-		delete(x.v4[k.n-96], uint32(k.a.lo))
+		delete(x.v4[k.n-96], uint32(k.a.Lo))
 	case k.n <= 64:
-		delete(x.short[k.n], k.a.hi)
+		delete(x.short[k.n], k.a.Hi)
 	case k.n <= 128:
 		delete(x.long[k.n-65], k.a)
 	default:

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 func TestPrefixKeys(t *testing.T) {
@@ -50,7 +52,7 @@ func TestPrefixKeys(t *testing.T) {
 		}
 	}
 	a := netip.MustParseAddr("2001:db8::1:2")
-	if got, want := u128Of(a).masked(100), u128Of(netip.MustParsePrefix("2001:db8::1:2/100").Masked().Addr()); got != want {
+	if got, want := netprefix.From16(a).Masked(100), netprefix.From16(netip.MustParsePrefix("2001:db8::1:2/100").Masked().Addr()); got != want {
 		t.Errorf("masked(100) = %x, want %x", got, want)
 	}
 }

@@ -22,75 +22,7 @@ type Set struct {
 
 type range4 struct{ lo, hi uint32 }
 
-type range6 struct{ lo, hi u128 }
-
-// u128 is an unsigned 128-bit integer (an IPv6 address as a number).
-type u128 struct{ hi, lo uint64 }
-
-func (a u128) cmp(b u128) int {
-	if c := cmp.Compare(a.hi, b.hi); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.lo, b.lo)
-}
-
-func (a u128) addOne() (u128, bool) {
-	lo, carry := bits.Add64(a.lo, 1, 0)
-	hi, over := bits.Add64(a.hi, 0, carry)
-	return u128{hi, lo}, over != 0
-}
-
-// hostMask returns the mask of the low 128-n bits.
-func hostMask(n int) u128 {
-	switch {
-	case n <= 0:
-		return u128{^uint64(0), ^uint64(0)}
-	case n < 64:
-		return u128{^uint64(0) >> n, ^uint64(0)}
-	case n < 128:
-		return u128{0, ^uint64(0) >> (n - 64)}
-	}
-	return u128{}
-}
-
-func (a u128) or(b u128) u128 { return u128{a.hi | b.hi, a.lo | b.lo} }
-
-func (a u128) trailingZeros() int {
-	if a.lo != 0 {
-		return bits.TrailingZeros64(a.lo)
-	}
-	if a.hi != 0 {
-		return 64 + bits.TrailingZeros64(a.hi)
-	}
-	return 128
-}
-
-func u128From(a netip.Addr) u128 {
-	b := a.As16()
-	return u128{beUint64(b[:8]), beUint64(b[8:])}
-}
-
-func (a u128) addr() netip.Addr {
-	var b [16]byte
-	putBEUint64(b[:8], a.hi)
-	putBEUint64(b[8:], a.lo)
-	return netip.AddrFrom16(b)
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b[:8] {
-		v = v<<8 | uint64(c)
-	}
-	return v
-}
-
-func putBEUint64(b []byte, v uint64) {
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(v)
-		v >>= 8
-	}
-}
+type range6 struct{ lo, hi netprefix.U128 }
 
 func u32From(a netip.Addr) uint32 {
 	b := a.As4()
@@ -128,8 +60,8 @@ func NewSet(prefixes ...netip.Prefix) Set {
 			}
 			s.v4 = append(s.v4, range4{lo, lo | host})
 		} else {
-			lo := u128From(p.Addr())
-			s.v6 = append(s.v6, range6{lo, lo.or(hostMask(p.Bits()))})
+			lo := netprefix.From16(p.Addr())
+			s.v6 = append(s.v6, range6{lo, lo.Or(netprefix.HostMask(p.Bits()))})
 		}
 	}
 	s.v4 = merge4(s.v4)
@@ -164,13 +96,13 @@ func merge6(rs []range6) []range6 {
 	if len(rs) < 2 {
 		return rs
 	}
-	slices.SortFunc(rs, func(a, b range6) int { return a.lo.cmp(b.lo) })
+	slices.SortFunc(rs, func(a, b range6) int { return a.lo.Cmp(b.lo) })
 	out := rs[:1]
 	for _, r := range rs[1:] {
 		last := &out[len(out)-1]
-		next, over := last.hi.addOne()
-		if over || r.lo.cmp(next) <= 0 {
-			if r.hi.cmp(last.hi) > 0 {
+		next, over := last.hi.AddOne()
+		if over || r.lo.Cmp(next) <= 0 {
+			if r.hi.Cmp(last.hi) > 0 {
 				last.hi = r.hi
 			}
 			continue
@@ -202,17 +134,17 @@ func appendPrefixes4(ps []netip.Prefix, r range4) []netip.Prefix {
 func appendPrefixes6(ps []netip.Prefix, r range6) []netip.Prefix {
 	lo := r.lo
 	for {
-		size := lo.trailingZeros()
+		size := lo.TrailingZeros()
 		// Shrink the block until it ends at or before r.hi.
-		for size > 0 && lo.or(hostMask(128-size)).cmp(r.hi) > 0 {
+		for size > 0 && lo.Or(netprefix.HostMask(128-size)).Cmp(r.hi) > 0 {
 			size--
 		}
-		ps = append(ps, netip.PrefixFrom(lo.addr(), 128-size))
-		end := lo.or(hostMask(128 - size))
-		if end.cmp(r.hi) >= 0 {
+		ps = append(ps, netip.PrefixFrom(lo.Addr16(), 128-size))
+		end := lo.Or(netprefix.HostMask(128 - size))
+		if end.Cmp(r.hi) >= 0 {
 			return ps
 		}
-		lo, _ = end.addOne()
+		lo, _ = end.AddOne()
 	}
 }
 
@@ -227,9 +159,9 @@ func (s Set) Contains(a netip.Addr) bool {
 		i := search4(s.v4, v)
 		return i < len(s.v4) && s.v4[i].lo <= v
 	}
-	v := u128From(a)
+	v := netprefix.From16(a)
 	i := search6(s.v6, v)
-	return i < len(s.v6) && s.v6[i].lo.cmp(v) <= 0
+	return i < len(s.v6) && s.v6[i].lo.Cmp(v) <= 0
 }
 
 // Overlaps reports whether any address of p is in the set: banning p would
@@ -248,10 +180,10 @@ func (s Set) Overlaps(p netip.Prefix) bool {
 		i := search4(s.v4, lo)
 		return i < len(s.v4) && s.v4[i].lo <= hi
 	}
-	lo := u128From(p.Addr())
-	hi := lo.or(hostMask(p.Bits()))
+	lo := netprefix.From16(p.Addr())
+	hi := lo.Or(netprefix.HostMask(p.Bits()))
 	i := search6(s.v6, lo)
-	return i < len(s.v6) && s.v6[i].lo.cmp(hi) <= 0
+	return i < len(s.v6) && s.v6[i].lo.Cmp(hi) <= 0
 }
 
 // search4 returns the index of the first range ending at or after v.
@@ -269,11 +201,11 @@ func search4(rs []range4, v uint32) int {
 }
 
 // search6 returns the index of the first range ending at or after v.
-func search6(rs []range6, v u128) int {
+func search6(rs []range6, v netprefix.U128) int {
 	i, j := 0, len(rs)
 	for i < j {
 		m := int(uint(i+j) >> 1)
-		if h := rs[m].hi; h.hi < v.hi || h.hi == v.hi && h.lo < v.lo {
+		if rs[m].hi.Less(v) {
 			i = m + 1
 		} else {
 			j = m

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // This is the model of an interval set, which holds a family's bans of
@@ -167,13 +169,13 @@ func (x *index) inner(p netip.Prefix) []netip.Prefix {
 		m := x.byLen[l]
 		span := l - p.Bits()
 		if span <= maxEnumerateBits && 1<<span < len(m) {
-			start, step := toU128(a), pow2(total-l)
+			start, step := netprefix.FromAddr(a), netprefix.Pow2(total-l)
 			for i := 0; i < 1<<span; i++ {
-				c := start.addr(a.Is4())
+				c := start.Addr(a.Is4())
 				if _, ok := m[keyOf(c)]; ok {
 					out = append(out, netip.PrefixFrom(c, l))
 				}
-				start = start.add(step)
+				start = start.Add(step)
 			}
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -172,7 +174,7 @@ func TestModelRandom(t *testing.T) {
 		kernel := map[netip.Prefix]time.Time{} // what the kernel would hold
 		randomPrefix := func() netip.Prefix {
 			bits := 28 + r.IntN(5)
-			a := toU128(base.Addr()).add(u128{lo: uint64(r.IntN(16))}).addr(true)
+			a := netprefix.FromAddr(base.Addr()).Add(netprefix.U128{Lo: uint64(r.IntN(16))}).Addr(true)
 			p, _ := a.Prefix(bits)
 			return p
 		}
@@ -239,7 +241,7 @@ func TestModelRandom(t *testing.T) {
 				kernel[e.prefix] = e.deadline
 			}
 			for a := range 16 {
-				addr := toU128(base.Addr()).add(u128{lo: uint64(a)}).addr(true)
+				addr := netprefix.FromAddr(base.Addr()).Add(netprefix.U128{Lo: uint64(a)}).Addr(true)
 				var want time.Time
 				banned := false
 				for p, d := range bans {
@@ -301,7 +303,7 @@ func TestIndexInner(t *testing.T) {
 	// Enumeration: more prefixes of that length than candidates.
 	y := newIndex(32)
 	for i := range 300 {
-		y.put(netip.PrefixFrom(toU128(netip.MustParseAddr("192.0.2.0")).add(u128{lo: uint64(i)}).addr(true), 32), time.Time{})
+		y.put(netip.PrefixFrom(netprefix.FromAddr(netip.MustParseAddr("192.0.2.0")).Add(netprefix.U128{Lo: uint64(i)}).Addr(true), 32), time.Time{})
 	}
 	if got := len(y.inner(netip.MustParsePrefix("192.0.2.0/30"))); got != 4 {
 		t.Errorf("inner(192.0.2.0/30) found %d prefixes, want 4", got)

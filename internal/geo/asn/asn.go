@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gaol-project/gaol/internal/netprefix"
 )
 
 // AS is an autonomous system: its number and the organisation that holds it.
@@ -147,7 +149,7 @@ func NewTable(ranges []Range) (*Table, error) {
 		if o, ok := orgOf[r.ASN]; !ok || o == "" {
 			orgOf[r.ASN] = r.Org
 		}
-		s := span{first: u128Of(f), last: u128Of(l), asn: r.ASN, order: i}
+		s := span{first: netprefix.FromAddr(f), last: netprefix.FromAddr(l), asn: r.ASN, order: i}
 		if f.Is4() {
 			v4 = append(v4, s)
 		} else {
@@ -165,68 +167,43 @@ func NewTable(ranges []Range) (*Table, error) {
 		index[a] = uint32(i) + 1
 		t.orgs[i] = orgOf[a]
 	}
-	for _, e := range flatten(v4, u128{lo: 1<<32 - 1}) {
-		t.v4start = append(t.v4start, uint32(e.start.lo))
+	for _, e := range flatten(v4, netprefix.U128{Lo: 1<<32 - 1}) {
+		t.v4start = append(t.v4start, uint32(e.start.Lo))
 		t.v4idx = append(t.v4idx, index[e.asn])
 	}
-	for _, e := range flatten(v6, u128{hi: ^uint64(0), lo: ^uint64(0)}) {
-		t.v6hi = append(t.v6hi, e.start.hi)
-		t.v6lo = append(t.v6lo, e.start.lo)
+	for _, e := range flatten(v6, netprefix.U128{Hi: ^uint64(0), Lo: ^uint64(0)}) {
+		t.v6hi = append(t.v6hi, e.start.Hi)
+		t.v6lo = append(t.v6lo, e.start.Lo)
 		t.v6idx = append(t.v6idx, index[e.asn])
 	}
 	return t, nil
 }
 
-type u128 struct{ hi, lo uint64 }
-
-func u128Of(a netip.Addr) u128 {
-	if a.Is4() {
-		b := a.As4()
-		return u128{lo: uint64(binary.BigEndian.Uint32(b[:]))}
-	}
-	b := a.As16()
-	return u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
-}
-
-func (a u128) cmp(b u128) int {
-	if c := cmp.Compare(a.hi, b.hi); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.lo, b.lo)
-}
-
-func (a u128) next() u128 {
-	if a.lo == ^uint64(0) {
-		return u128{hi: a.hi + 1}
-	}
-	return u128{hi: a.hi, lo: a.lo + 1}
-}
-
 type span struct {
-	first, last u128
+	first, last netprefix.U128
 	asn         uint32
 	order       int
 }
 
 type entry struct {
-	start u128
+	start netprefix.U128
 	asn   uint32 // 0 = none
 }
 
 // flatten turns possibly overlapping spans into sorted, non-overlapping
 // starts covering the whole family from 0 to max, merging neighbours of the
 // same AS.
-func flatten(spans []span, max u128) []entry {
+func flatten(spans []span, max netprefix.U128) []entry {
 	// Overlaps are rare (one in the real data): resolve them by priority,
 	// earlier input first, clipping later spans.
 	slices.SortFunc(spans, func(a, b span) int {
-		if c := a.first.cmp(b.first); c != 0 {
+		if c := a.first.Cmp(b.first); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.order, b.order)
 	})
 	var out []entry
-	add := func(start u128, asn uint32) {
+	add := func(start netprefix.U128, asn uint32) {
 		if n := len(out); n > 0 && out[n-1].asn == asn {
 			return
 		}
@@ -239,22 +216,22 @@ func flatten(spans []span, max u128) []entry {
 		}
 		out = append(out, entry{start: start, asn: asn})
 	}
-	add(u128{}, 0)
-	var covered u128 // everything below covered has been emitted
-	done := false    // covered wrapped past max
+	add(netprefix.U128{}, 0)
+	var covered netprefix.U128 // everything below covered has been emitted
+	done := false              // covered wrapped past max
 	for i, s := range spans {
 		if done {
 			break
 		}
 		first := s.first
-		if i > 0 && first.cmp(covered) < 0 {
+		if i > 0 && first.Cmp(covered) < 0 {
 			// Overlaps an earlier span: keep only what is left of it.
-			if s.last.cmp(covered) < 0 {
+			if s.last.Cmp(covered) < 0 {
 				continue
 			}
 			first = covered
 		}
-		if first.cmp(covered) > 0 {
+		if first.Cmp(covered) > 0 {
 			add(covered, 0)
 		}
 		add(first, s.asn)
@@ -262,7 +239,7 @@ func flatten(spans []span, max u128) []entry {
 			done = true
 			break
 		}
-		covered = s.last.next()
+		covered, _ = s.last.AddOne() // s.last is not max
 	}
 	if !done {
 		add(covered, 0)
