@@ -3,27 +3,20 @@ package nft
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
 
 // TestAddrModel runs steps of bans and unbans on the model of a hash set
-// (step's notation: "prefix@minutes", "-prefix" to unban) and checks what
-// they send to the kernel.
+// (in step's notation) and checks what they send to the kernel.
 func TestAddrModel(t *testing.T) {
-	type addrStep struct {
-		at                time.Duration // since t0
-		change            []string
-		dels, renew, adds []string
-	}
 	tests := []struct {
 		name  string
 		is4   bool
 		plen  int // 0: the family's full length
-		steps []addrStep
+		steps []step
 	}{
-		{"ban, re-ban, unban", true, 0, []addrStep{
+		{"ban, re-ban, unban", true, 0, []step{
 			{change: []string{"192.0.2.1/32@10"}, adds: []string{"192.0.2.1/32@10"}},
 			// A later deadline renews the element; an earlier or equal one
 			// changes nothing.
@@ -35,32 +28,32 @@ func TestAddrModel(t *testing.T) {
 			{change: []string{"-192.0.2.1/32"}, dels: []string{"192.0.2.1/32"}},
 			{change: []string{"-192.0.2.1/32"}},
 		}},
-		{"one batch", true, 0, []addrStep{
+		{"one batch", true, 0, []step{
 			{change: []string{"192.0.2.1/32@10", "192.0.2.2/32@10", "192.0.2.1/32@30", "192.0.2.1/32@20"},
 				adds: []string{"192.0.2.1/32@30", "192.0.2.2/32@10"}},
 			{change: []string{"192.0.2.2/32@5", "192.0.2.2/32@40", "192.0.2.3/32", "192.0.2.3/32@5", "192.0.2.1/32@30"},
 				renew: []string{"192.0.2.2/32@40"}, adds: []string{"192.0.2.3/32"}},
 			{change: []string{"-192.0.2.1/32", "-192.0.2.1/32", "-192.0.2.9/32"}, dels: []string{"192.0.2.1/32"}},
 		}},
-		{"expired bans", true, 0, []addrStep{
+		{"expired bans", true, 0, []step{
 			{change: []string{"192.0.2.1/32@10", "192.0.2.2/32@10"}, adds: []string{"192.0.2.1/32@10", "192.0.2.2/32@10"}},
 			// The kernel dropped both: a ban adds the element again, and
 			// an unban has nothing to delete.
 			{at: 10 * time.Minute, change: []string{"192.0.2.1/32@20"}, adds: []string{"192.0.2.1/32@20"}},
 			{at: 10 * time.Minute, change: []string{"-192.0.2.2/32"}},
 		}},
-		{"IPv6", false, 0, []addrStep{
+		{"IPv6", false, 0, []step{
 			{change: []string{"2001:db8::1/128@10", "2001:db8::1/128@5"}, adds: []string{"2001:db8::1/128@10"}},
 			{change: []string{"2001:db8::1/128@20", "2001:db8::2/128"}, renew: []string{"2001:db8::1/128@20"}, adds: []string{"2001:db8::2/128"}},
 			{change: []string{"-2001:db8::1/128", "-2001:db8::2/128"}, dels: []string{"2001:db8::1/128", "2001:db8::2/128"}},
 		}},
 		// A set of /64s: the elements are the prefixes' network addresses.
-		{"IPv6 /64s", false, 64, []addrStep{
+		{"IPv6 /64s", false, 64, []step{
 			{change: []string{"2001:db8:1::/64@10", "2001:db8:2::/64", "2001:db8:1::/64@20"}, adds: []string{"2001:db8:1::/64@20", "2001:db8:2::/64"}},
 			{change: []string{"2001:db8:1::/64@30", "2001:db8:2::/64@5"}, renew: []string{"2001:db8:1::/64@30"}},
 			{change: []string{"-2001:db8:1::/64", "-2001:db8:3::/64"}, dels: []string{"2001:db8:1::/64"}},
 		}},
-		{"IPv4 /24s", true, 24, []addrStep{
+		{"IPv4 /24s", true, 24, []step{
 			{change: []string{"198.51.100.0/24@10", "203.0.113.0/24@10"}, adds: []string{"198.51.100.0/24@10", "203.0.113.0/24@10"}},
 			{change: []string{"-198.51.100.0/24"}, dels: []string{"198.51.100.0/24"}},
 		}},
@@ -77,15 +70,7 @@ func TestAddrModel(t *testing.T) {
 			m := newAddrModel(tt.is4, plen, 0)
 			for i, s := range tt.steps {
 				now := t0.Add(s.at)
-				var bans []entry
-				var unbans []netip.Prefix
-				for _, c := range s.change {
-					if p, ok := strings.CutPrefix(c, "-"); ok {
-						unbans = append(unbans, netip.MustParsePrefix(p))
-						continue
-					}
-					bans = append(bans, parseEntry(t, c))
-				}
+				bans, unbans := parseChange(t, s.change)
 				var o ops
 				if len(bans) > 0 {
 					o = m.ban(bans, now)
@@ -93,16 +78,7 @@ func TestAddrModel(t *testing.T) {
 				if len(unbans) > 0 {
 					o.dels = m.unban(unbans, now).dels
 				}
-				var dels, renew, adds []string
-				for _, p := range o.dels {
-					dels = append(dels, p.String())
-				}
-				for _, e := range o.renew {
-					renew = append(renew, formatEntry(e))
-				}
-				for _, e := range o.adds {
-					adds = append(adds, formatEntry(e))
-				}
+				dels, renew, adds := formatOps(o)
 				if !slices.Equal(dels, s.dels) || !slices.Equal(renew, s.renew) || !slices.Equal(adds, s.adds) {
 					t.Fatalf("step %d %v:\ndels %v, want %v\nrenew %v, want %v\nadds %v, want %v", i, s.change, dels, s.dels, renew, s.renew, adds, s.adds)
 				}

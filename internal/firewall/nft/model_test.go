@@ -102,32 +102,14 @@ func TestModel(t *testing.T) {
 			for i, s := range tt.steps {
 				now := t0.Add(s.at)
 				pl := newPlan(0)
-				var bans []entry
-				var unbans []netip.Prefix
-				for _, c := range s.change {
-					if p, ok := strings.CutPrefix(c, "-"); ok {
-						unbans = append(unbans, netip.MustParsePrefix(p))
-						continue
-					}
-					bans = append(bans, parseEntry(t, c))
-				}
+				bans, unbans := parseChange(t, s.change)
 				if len(bans) > 0 {
 					m.ban(pl, bans, now)
 				}
 				if len(unbans) > 0 {
 					m.unban(pl, unbans, now)
 				}
-				o := pl.ops(m)
-				var gotDels, gotRenew, gotAdds []string
-				for _, p := range o.dels {
-					gotDels = append(gotDels, p.String())
-				}
-				for _, e := range o.renew {
-					gotRenew = append(gotRenew, formatEntry(e))
-				}
-				for _, e := range o.adds {
-					gotAdds = append(gotAdds, formatEntry(e))
-				}
+				gotDels, gotRenew, gotAdds := formatOps(pl.ops(m))
 				slices.Sort(gotRenew)
 				slices.Sort(gotAdds)
 				wantRenew := slices.Sorted(slices.Values(s.renew))
@@ -138,6 +120,33 @@ func TestModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseChange reads a step's change: bans, and unbans ("-prefix").
+func parseChange(t *testing.T, change []string) (bans []entry, unbans []netip.Prefix) {
+	t.Helper()
+	for _, c := range change {
+		if p, ok := strings.CutPrefix(c, "-"); ok {
+			unbans = append(unbans, netip.MustParsePrefix(p))
+			continue
+		}
+		bans = append(bans, parseEntry(t, c))
+	}
+	return bans, unbans
+}
+
+// formatOps writes what a change sends to the kernel in a step's notation.
+func formatOps(o ops) (dels, renew, adds []string) {
+	for _, p := range o.dels {
+		dels = append(dels, p.String())
+	}
+	for _, e := range o.renew {
+		renew = append(renew, formatEntry(e))
+	}
+	for _, e := range o.adds {
+		adds = append(adds, formatEntry(e))
+	}
+	return dels, renew, adds
 }
 
 func parseEntry(t *testing.T, s string) entry {
