@@ -23,10 +23,12 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gaol-project/gaol/internal/litset"
 	"github.com/gaol-project/gaol/internal/match/date"
 	"github.com/gaol-project/gaol/internal/match/pyre"
 )
@@ -83,6 +85,11 @@ type Filter struct {
 	// any byte, or is empty.
 	startWith [256]uint64
 	startAny  uint64
+	// needs, if not nil, holds literals one of which every match of a
+	// failregex or ignoreregex contains: a line that contains none of
+	// them matches nothing (most lines of a busy log), and needs no
+	// search at all, not even of the prefregex.
+	needs *litset.Set
 	// names holds the group name of each slot of the groups of a match
 	// (groupVals), slotOf the slot of each name.
 	names  []string
@@ -179,6 +186,7 @@ func Compile(spec Spec) (*Filter, error) {
 	}
 	f.precheck = len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2
 	f.nameSlots()
+	f.needs = needs(append(slices.Clip(f.fail), f.ignore...))
 	for i, e := range f.fail {
 		set := e.re.StartBytes()
 		if set == nil {
@@ -191,6 +199,30 @@ func Compile(spec Spec) (*Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// needs returns the set of literals one of which every match of exprs
+// contains, or nil if one of them has none worth looking for.
+func needs(exprs []*expr) *litset.Set {
+	var lits []string
+	for _, e := range exprs {
+		f := e.re.Factor()
+		if f == nil {
+			return nil
+		}
+		for _, l := range f {
+			// A content searched after the prefregex ends with a "\n"
+			// of its own, which the line may not have there: only the
+			// text before a newline is sure to be in the line.
+			l, _, _ = strings.Cut(l, "\n")
+			if len(l) < 3 {
+				// Too short to tell many lines apart.
+				return nil
+			}
+			lits = append(lits, l)
+		}
+	}
+	return litset.New(lits)
 }
 
 // Name returns the name the filter was compiled with.
@@ -363,6 +395,9 @@ func (f *Filter) Match(l Line) Result {
 	m := machines.Get().(*pyre.Machine)
 	defer machines.Put(m)
 	text := l.Text
+	if f.needs != nil && !f.needs.In(text) {
+		return Result{}
+	}
 	if f.precheck {
 		for _, ig := range f.ignore {
 			if f.find(ig, m, text) != nil {

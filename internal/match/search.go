@@ -145,6 +145,9 @@ func (f *Filter) search(sr *searcher, line string, checkAll bool) Search {
 		}
 		return found
 	}
+	if f.needs != nil && !f.needs.In(line) {
+		return s
+	}
 	buf := lineText(&sr.line, line)
 	if f.precheck && ignored(buf.s) {
 		return s

@@ -206,10 +206,11 @@ func genAuthLog(n int) []string {
 }
 
 // withoutFast returns a copy of f that runs every search on the fallback
-// engines (Go's regexp, regexp2) only, for comparison.
+// engines (Go's regexp, regexp2) only, and searches every line, with or
+// without the literals its expressions need, for comparison.
 func withoutFast(f *Filter) *Filter {
 	g := *f
-	g.slow = true
+	g.slow, g.needs = true, nil
 	return &g
 }
 

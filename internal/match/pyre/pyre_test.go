@@ -545,6 +545,10 @@ func FuzzFast(f *testing.F) {
 		if got := re.Find(NewMachine(), line); !sameGroups(want, got, line) {
 			t.Fatalf("%q on %q: Find %v, %s %v", expr, line, got, re.Engine(), want)
 		}
+		// A line that matches contains a string of the factor.
+		if f := re.Factor(); want != nil && f != nil && !slices.ContainsFunc(f, func(l string) bool { return strings.Contains(line, l) }) {
+			t.Fatalf("%q matches %q, which contains none of its factor %q", expr, line, f)
+		}
 	})
 }
 

@@ -58,6 +58,9 @@ type Regexp struct {
 	// text ("" if none); litInPrefix: it holds lit.
 	prefix      string
 	litInPrefix bool
+	// factor holds strings one of which every match contains (nil: none
+	// known); see factor.
+	factor []string
 	// first, if not nil, holds the bytes the text must start with for a
 	// match (bit c of first[c/64]): every match starts at the start of
 	// the text and takes at least one byte.
@@ -87,6 +90,7 @@ func Compile(expr string, o Options) (*Regexp, error) {
 	}
 	re := &Regexp{expr: expr, tree: t, names: t.Names, lit: requiredLiteral(t.Root), prefix: anchoredPrefix(t.Root)}
 	re.litInPrefix = strings.Contains(re.prefix, re.lit)
+	re.factor = factor(t.Root)
 	if set, nullable := firstBytes(t.Root); !nullable && anchoredAtStart(t.Root) {
 		re.first = set
 	}
@@ -164,6 +168,11 @@ func (re *Regexp) GroupIndex(name string) int {
 // Literal returns a string every match contains ("" if there is none worth
 // checking).
 func (re *Regexp) Literal() string { return re.lit }
+
+// Factor returns strings one of which every match contains, or nil if no
+// such set is known: a text that contains none of them cannot match. The
+// caller must not modify the slice.
+func (re *Regexp) Factor() []string { return re.factor }
 
 // StartBytes returns the bytes a text must start with to match (bit c of
 // set[c/64]), or nil if a match may start elsewhere or be empty.

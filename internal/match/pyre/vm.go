@@ -232,9 +232,20 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			return i, true
 		case opLit:
 			end := i + len(in.lit)
-			// The first byte alone rejects most positions.
-			if end > len(s) || s[i] != in.lit[0] || s[i:end] != in.lit {
+			if end > len(s) {
 				ok = false
+				break
+			}
+			// Byte by byte: most literals are short, and most positions
+			// differ at the first byte; a call to compare them costs
+			// more than the comparison.
+			for k := 0; k < len(in.lit); k++ {
+				if s[i+k] != in.lit[k] {
+					ok = false
+					break
+				}
+			}
+			if !ok {
 				break
 			}
 			i, pc = end, in.next
