@@ -38,7 +38,7 @@ type Set struct {
 	// entries are the windows of the literals, by bucket (the low bits
 	// of their hash); bucket b holds entries[start[b]:start[b+1]].
 	entries []entry
-	start   [buckets + 1]uint16
+	start   [buckets + 1]int32
 }
 
 // entry is the window of a literal at an offset.
@@ -86,7 +86,7 @@ func New(lits []string) *Set {
 		for k < len(all) && int(all[k].hash%buckets) < b {
 			k++
 		}
-		s.start[b] = uint16(k)
+		s.start[b] = int32(k)
 	}
 	return s
 }
@@ -98,7 +98,9 @@ func minimal(lits []string) []string {
 	for _, l := range lits {
 		covered := false
 		for _, o := range lits {
-			if o != l && strings.Contains(l, o) {
+			// A literal can only contain a shorter one (they are
+			// distinct).
+			if len(o) < len(l) && strings.Contains(l, o) {
 				covered = true
 				break
 			}

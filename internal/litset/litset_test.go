@@ -1,6 +1,7 @@
 package litset
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -109,5 +110,27 @@ func BenchmarkIn(b *testing.B) {
 				s.In(text)
 			}
 		})
+	}
+}
+
+// TestManyLiterals checks a set larger than its table has buckets, and
+// with more windows than a uint16 counts.
+func TestManyLiterals(t *testing.T) {
+	var lits []string
+	for i := range 9000 {
+		lits = append(lits, fmt.Sprintf("<%06d-%06x>", i, i*7919))
+	}
+	s := New(lits)
+	if n := len(s.entries); n <= 1<<16 {
+		t.Fatalf("%d windows: the test needs more", n)
+	}
+	for _, i := range []int{0, 1, 4095, 8999} {
+		text := "prefix " + lits[i] + " suffix"
+		if !s.In(text) {
+			t.Errorf("In(%q) = false", text)
+		}
+	}
+	if s.In("<009000-") || s.In(strings.Repeat("<000001-", 50)) {
+		t.Error("In is true for a text without a literal")
 	}
 }

@@ -222,8 +222,15 @@ func needs(exprs []*expr) *litset.Set {
 			lits = append(lits, l)
 		}
 	}
+	if len(lits) > maxNeeds {
+		return nil
+	}
 	return litset.New(lits)
 }
+
+// maxNeeds bounds the literals needs looks for: with more, most lines
+// would hold one anyway.
+const maxNeeds = 256
 
 // Name returns the name the filter was compiled with.
 func (f *Filter) Name() string { return f.spec.Name }
