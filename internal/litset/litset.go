@@ -4,11 +4,11 @@
 //
 // Every literal of a set with n bytes in its shortest literal covers, at
 // each of its occurrences, a window of three bytes that starts at a
-// multiple of n-2. A Set hashes the windows at those positions only, and
-// checks the literals whose windows share the hash where one does. For the
-// literals of fail2ban's sshd failregexes (33, the shortest "Failed "),
-// that is one window in five bytes, where a search per literal would read
-// every byte 33 times.
+// multiple of n-2 (or of 8, if n-2 is more). A Set hashes the windows at
+// those positions only, and checks the literals whose windows share the
+// hash where one does. For the literals of fail2ban's sshd failregexes
+// (33, the shortest "Failed "), that is one window in five bytes, where a
+// search per literal would read every byte 33 times.
 package litset
 
 import (

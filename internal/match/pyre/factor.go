@@ -24,7 +24,7 @@ type litInfo struct {
 // if it knows of no such set. A text that contains none of them cannot
 // match, which a few substring searches tell much faster than any search
 // for the expression. For fail2ban's "^[iI](?:llegal|nvalid) user " it is
-// "llegal user " and "nvalid user ".
+// "Illegal user ", "Invalid user ", "illegal user " and "invalid user ".
 func factor(n *Node) []string {
 	need := litFacts(n).need
 	if len(need) == 0 || slices.Contains(need, "") {
