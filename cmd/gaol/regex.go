@@ -563,6 +563,8 @@ func (r *regexRun) run(ctx context.Context, in *regexLog, sink *regexSink) error
 					lr.fails[k].Time, lr.fails[k].HasTime = t, carried
 				}
 				lr.json = nil
+			case mode == modeSearch && lr.search.Empty():
+				// Nothing to apply: no failure and no state (most lines).
 			case mode == modeOrdered || mode == modeSearch:
 				l := lr.line
 				if carried {
