@@ -197,6 +197,9 @@ func build(n *Node, next node) (node, error) {
 		if err != nil {
 			return nil, err
 		}
+		if k := nativeFor(n.Sub[0]); k != nativeNone {
+			body = &nativeNode{kind: k, body: body, next: end}
+		}
 		if n.after != nil {
 			return &capNode{slot: 2 * n.Cap, next: &needNode{lits: n.after, next: body}}, nil
 		}
@@ -663,6 +666,8 @@ func (w *firstWalk) first(n node) *[4]uint64 {
 		return &out
 	case *capNode:
 		return w.first(x.next)
+	case *nativeNode:
+		return w.first(x.body)
 	case *needNode:
 		return w.first(x.next)
 	case *questNode:

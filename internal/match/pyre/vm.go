@@ -33,6 +33,7 @@ const (
 	opBackref                // backrefNode
 	opCond                   // condNode
 	opAtomic                 // atomicNode
+	opNative                 // nativeNode
 )
 
 // inst is an instruction. next is the instruction that follows it; body
@@ -46,7 +47,8 @@ type inst struct {
 	negate     bool
 	caps       bool // opLook: its body has groups
 	fold       bool
-	ascii      bool  // opAssert: \b, \B over ASCII word characters only
+	ascii      bool // opAssert: \b, \B over ASCII word characters only
+	native     nativeKind
 	assert     Op    // opAssert
 	slot       int32 // opCap, opBackref, opCond
 	next       int32
@@ -91,6 +93,8 @@ const (
 	fHint                     // a loop at pc with a hint: try its occurrences in [a, b]
 	fRunes                    // a loop at pc over non-ASCII text, its ends on Machine.stack from index a: it tried stack[i]; try on towards index b
 	fBackOff                  // ".*" at pc tried its longest run, from i to a; try shorter ones
+	fEnds                     // the native part at pc, its ends on Machine.stack at indexes a to b: it tried the one at index i
+	fNative                   // the native part at pc, started at i, tried its first end only
 )
 
 // lowerer turns a graph of nodes into instructions.
@@ -340,6 +344,27 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			} else {
 				pc = in.no
 			}
+		case opNative:
+			sb := len(m.stack)
+			// The first end only: the rest are listed if the matcher
+			// comes back for them (fNative).
+			ends, work, decided := nativeEnds(in.native, s, i, m.stack, true)
+			m.stack = ends
+			if steps -= work; steps < 0 {
+				m.failed, m.bt, m.stack = true, bt[:base], m.stack[:sb]
+				return 0, false
+			}
+			switch n := len(ends) - sb; {
+			case !decided:
+				m.stack = m.stack[:sb]
+				pc = in.body
+			case n == 0:
+				ok = false
+			default:
+				bt = push(bt, fNative, pc, i, 0, 0)
+				i, pc = ends[sb], in.next
+				m.stack = m.stack[:sb]
+			}
 		case opAtomic:
 			m.bt, m.steps = bt, steps
 			saved := m.save()
@@ -396,9 +421,13 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 					m.failed, m.bt = true, bt[:base]
 					return 0, false
 				}
-				m.bt = bt
+				m.bt, m.steps = bt, steps
 				pc, i, resumed = m.nextEnd(prog, f)
-				bt = m.bt
+				bt, steps = m.bt, m.steps
+				if steps < 0 {
+					m.failed, m.bt = true, bt[:base]
+					return 0, false
+				}
 			}
 			if resumed {
 				break
@@ -678,6 +707,41 @@ func (m *Machine) nextEnd(prog []inst, f *frame) (int32, int, bool) {
 		}
 		p := m.stack[k]
 		if k == end {
+			pop()
+			m.stack = m.stack[:base]
+		} else {
+			f.i = int32(k)
+		}
+		return in.next, p, true
+	case fNative:
+		// List every end now, and go on with the second.
+		pop()
+		sb := len(m.stack)
+		start := int(f.i)
+		ends, work, decided := nativeEnds(in.native, m.s, start, m.stack, false)
+		m.steps -= work
+		if !decided {
+			// Too many ways to list: the instructions try them all
+			// (the first end again, in vain).
+			m.stack = m.stack[:sb]
+			return in.body, start, true
+		}
+		if len(ends)-sb < 2 {
+			m.stack = m.stack[:sb] // the first end was the only one
+			return 0, 0, false
+		}
+		m.stack = ends
+		if len(ends)-sb > 2 {
+			m.bt = push(m.bt, fEnds, f.pc, sb+1, sb, len(ends)-1)
+			return in.next, ends[sb+1], true
+		}
+		p := ends[sb+1]
+		m.stack = m.stack[:sb]
+		return in.next, p, true
+	case fEnds:
+		k, base, last := int(f.i)+1, int(f.a), int(f.b)
+		p := m.stack[k]
+		if k == last {
 			pop()
 			m.stack = m.stack[:base]
 		} else {
