@@ -69,6 +69,24 @@ type searcher struct {
 	m             *pyre.Machine
 	line, content []byte
 	cands         []slotVal
+	// kept holds the candidates of earlier Searches, which point into
+	// it: it is only ever appended to, and replaced when full, so that a
+	// Search costs no allocation of its own.
+	kept []slotVal
+}
+
+// keptChunk is how many candidate groups a searcher keeps in one
+// allocation.
+const keptChunk = 1024
+
+// keep returns a copy of vals that outlives the searcher's next searches.
+func (sr *searcher) keep(vals []slotVal) []slotVal {
+	if len(sr.kept)+len(vals) > cap(sr.kept) {
+		sr.kept = make([]slotVal, 0, max(keptChunk, len(vals)))
+	}
+	at := len(sr.kept)
+	sr.kept = append(sr.kept, vals...)
+	return sr.kept[at:len(sr.kept):len(sr.kept)]
 }
 
 func newSearcher() *searcher { return &searcher{m: pyre.NewMachine()} }
@@ -117,9 +135,10 @@ func (f *Filter) Search(l Line, checkAll bool) Search {
 	defer searchers.Put(sr)
 	s := f.search(sr, l.Text, checkAll)
 	if s.cands != nil {
-		// The searcher's: copy them, and let it keep no strings.
+		// The searcher's scratch: kept apart, and cleared, so that the
+		// scratch keeps no strings.
 		cands := s.cands
-		s.cands = slices.Clone(cands)
+		s.cands = sr.keep(cands)
 		clear(cands)
 	}
 	return s
