@@ -138,10 +138,11 @@ func (s *Set) In(text string) bool {
 	if s.stride == 0 {
 		return false
 	}
-	i := 0
-	for ; i+4 <= len(text); i += s.stride {
+	i, stride := 0, s.stride
+	for ; i+4 <= len(text); i += stride {
 		// Four bytes read at once, the fourth dropped.
-		w := uint32(text[i]) | uint32(text[i+1])<<8 | uint32(text[i+2])<<16 | uint32(text[i+3])<<24
+		b := text[i : i+4]
+		w := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 		h := hashWord(w & 0xFFFFFF)
 		if s.seen[h/64]&(1<<(h%64)) != 0 && s.at(text, i, h) {
 			return true
