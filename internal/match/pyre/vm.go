@@ -705,14 +705,7 @@ func (m *Machine) nextEnd(prog []inst, f *frame) (int32, int, bool) {
 			m.stack = m.stack[:base]
 			return 0, 0, false
 		}
-		p := m.stack[k]
-		if k == end {
-			pop()
-			m.stack = m.stack[:base]
-		} else {
-			f.i = int32(k)
-		}
-		return in.next, p, true
+		return in.next, m.stackedEnd(f, k), true
 	case fNative:
 		// List every end now, and go on with the second.
 		pop()
@@ -731,23 +724,10 @@ func (m *Machine) nextEnd(prog []inst, f *frame) (int32, int, bool) {
 			return 0, 0, false
 		}
 		m.stack = ends
-		if len(ends)-sb > 2 {
-			m.bt = push(m.bt, fEnds, f.pc, sb+1, sb, len(ends)-1)
-			return in.next, ends[sb+1], true
-		}
-		p := ends[sb+1]
-		m.stack = m.stack[:sb]
-		return in.next, p, true
+		m.bt = push(m.bt, fEnds, f.pc, sb, sb, len(ends)-1)
+		return in.next, m.stackedEnd(&m.bt[len(m.bt)-1], sb+1), true
 	case fEnds:
-		k, base, last := int(f.i)+1, int(f.a), int(f.b)
-		p := m.stack[k]
-		if k == last {
-			pop()
-			m.stack = m.stack[:base]
-		} else {
-			f.i = int32(k)
-		}
-		return in.next, p, true
+		return in.next, m.stackedEnd(f, int(f.i)+1), true
 	case fBackOff:
 		pc, i, j := f.pc, int(f.i), int(f.a)
 		pop()
@@ -768,6 +748,20 @@ func (m *Machine) nextEnd(prog []inst, f *frame) (int32, int, bool) {
 		return in.next, p, true
 	}
 	panic("pyre: unknown frame")
+}
+
+// stackedEnd returns the end at index k of Machine.stack for frame f (on
+// top of the stack), whose ends lie from index f.a to f.b: the frame
+// notes it as tried, or goes, with its ends, at the last.
+func (m *Machine) stackedEnd(f *frame, k int) int {
+	p := m.stack[k]
+	if k == int(f.b) {
+		m.stack = m.stack[:f.a]
+		m.bt = m.bt[:len(m.bt)-1]
+	} else {
+		f.i = int32(k)
+	}
+	return p
 }
 
 // look matches a lookaround at s[i:]: its body is matched once, without
