@@ -149,7 +149,8 @@ func (s *Set) In(text string) bool {
 		}
 	}
 	if i+gram <= len(text) {
-		return s.at(text, i, hash(text[i], text[i+1], text[i+2]))
+		h := hash(text[i], text[i+1], text[i+2])
+		return s.seen[h/64]&(1<<(h%64)) != 0 && s.at(text, i, h)
 	}
 	return false
 }
@@ -157,9 +158,6 @@ func (s *Set) In(text string) bool {
 // at reports whether a literal with a window of hash h at text[i:] occurs
 // there.
 func (s *Set) at(text string, i int, h uint16) bool {
-	if s.seen[h/64]&(1<<(h%64)) == 0 {
-		return false
-	}
 	b := h % buckets
 	for _, e := range s.entries[s.start[b]:s.start[b+1]] {
 		if e.hash == h {

@@ -26,6 +26,20 @@ var (
 	ClientAddrs = []netip.Prefix{netip.MustParsePrefix("203.0.113.130/24"), netip.MustParsePrefix("2001:db8:0:1:8000::2/64")}
 )
 
+// DocV4Bans returns bans, for timeout, of every address of the three IPv4
+// documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24).
+func DocV4Bans(timeout time.Duration) []firewall.Element {
+	var out []firewall.Element
+	for _, r := range []string{"192.0.2.0", "198.51.100.0", "203.0.113.0"} {
+		a := netip.MustParseAddr(r)
+		for range 256 {
+			out = append(out, firewall.Element{Prefix: netip.PrefixFrom(a, 32), Timeout: timeout})
+			a = a.Next()
+		}
+	}
+	return out
+}
+
 // CheckDrops checks with real traffic that a backend's bans drop packets:
 // it links server and client, opens the backend in server (open), sets up
 // jails sshd (tcp 2222, banning by /24 and /64) and web (tcp 3000-3001,

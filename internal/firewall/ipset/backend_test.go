@@ -499,14 +499,7 @@ func TestManyBans(t *testing.T) {
 		a[15] = byte(i & 0xf)
 		v6 = append(v6, firewall.Element{Prefix: netip.PrefixFrom(netip.AddrFrom16(a), 128), Timeout: time.Hour})
 	}
-	var v4 []firewall.Element
-	for _, r := range []string{"192.0.2.0", "198.51.100.0", "203.0.113.0"} {
-		a := netip.MustParseAddr(r)
-		for range 256 {
-			v4 = append(v4, firewall.Element{Prefix: netip.PrefixFrom(a, 32), Timeout: time.Hour})
-			a = a.Next()
-		}
-	}
+	v4 := netnstest.DocV4Bans(time.Hour)
 	start := time.Now()
 	if err := b.Ban("sshd", append(v6, v4...)); err != nil {
 		t.Fatal(err)

@@ -783,14 +783,7 @@ func TestManyBans(t *testing.T) {
 				p, _ := netip.AddrFrom16(a).Prefix(tt.some)
 				v6 = append(v6, firewall.Element{Prefix: p, Timeout: time.Hour})
 			}
-			var v4 []firewall.Element
-			for _, r := range []string{"192.0.2.0", "198.51.100.0", "203.0.113.0"} {
-				a := netip.MustParseAddr(r)
-				for range 256 {
-					v4 = append(v4, firewall.Element{Prefix: netip.PrefixFrom(a, 32), Timeout: time.Hour})
-					a = a.Next()
-				}
-			}
+			v4 := netnstest.DocV4Bans(time.Hour)
 			start := time.Now()
 			if err := b.Ban("sshd", v6); err != nil {
 				t.Fatal(err)
