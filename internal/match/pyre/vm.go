@@ -50,6 +50,7 @@ type inst struct {
 	ascii      bool // opAssert: \b, \B over ASCII word characters only
 	native     nativeKind
 	assert     Op    // opAssert
+	rare       uint8 // opRuneLoop: the index in lit of the byte lastIndex looks for
 	slot       int32 // opCap, opBackref, opCond
 	next       int32
 	body       int32
@@ -149,7 +150,7 @@ func (n *runeNode) inst(l *lowerer) inst {
 
 func (n *runeLoop) inst(l *lowerer) inst {
 	return inst{op: opRuneLoop, set: n.set, min: int32(n.min), max: int32(n.max), greedy: n.greedy,
-		possessive: n.possessive, lit: n.hint, stop: n.stop, next: l.pc(n.next)}
+		possessive: n.possessive, lit: n.hint, rare: rareByte(n.hint), stop: n.stop, next: l.pc(n.next)}
 }
 
 func (n *assertNode) inst(l *lowerer) inst {
@@ -593,7 +594,7 @@ func hintAt(s string, in *inst, lo, hi int) (int, bool) {
 	}
 	var p int
 	if in.greedy {
-		p = strings.LastIndex(s[lo:min(hi+len(in.lit), len(s))], in.lit)
+		p = lastIndex(s[lo:min(hi+len(in.lit), len(s))], in.lit, int(in.rare))
 	} else {
 		p = strings.Index(s[lo:min(hi+len(in.lit), len(s))], in.lit)
 	}
@@ -601,6 +602,58 @@ func hintAt(s string, in *inst, lo, hi int) (int, bool) {
 		return 0, false
 	}
 	return lo + p, true
+}
+
+// lastIndex is strings.LastIndex(s, lit) for a greedy loop's hint: it
+// steps back over the occurrences of lit[rare], the byte of lit least
+// frequent in log lines, and compares lit only there. On lines of a
+// hundred bytes this is several times faster than strings.LastIndex,
+// whose rolling hash reads every byte.
+func lastIndex(s, lit string, rare int) int {
+	if len(lit) == 0 || len(lit) > len(s) {
+		return strings.LastIndex(s, lit)
+	}
+	c := lit[rare]
+	// k is where lit[rare] would be for lit to fit at k-rare.
+	for k := len(s) - len(lit) + rare; k >= rare; k-- {
+		k = strings.LastIndexByte(s[:k+1], c)
+		if k < rare {
+			return -1
+		}
+		if p := k - rare; s[p:p+len(lit)] == lit {
+			return p
+		}
+	}
+	return -1
+}
+
+// rareByte returns the index of the byte of lit that is least frequent in
+// log lines, as byteRank ranks them (the first of equals).
+func rareByte(lit string) uint8 {
+	best := 0
+	for i := 1; i < len(lit) && i < 256; i++ {
+		if byteRank(lit[i]) < byteRank(lit[best]) {
+			best = i
+		}
+	}
+	return uint8(best)
+}
+
+// byteRank is a rough frequency of a byte in log lines: higher is more
+// frequent. Spaces, digits and lower-case letters (the common ones most)
+// make up most of a line; other bytes are rare.
+func byteRank(c byte) int {
+	switch {
+	case c == ' ':
+		return 100
+	case c >= '0' && c <= '9':
+		return 60
+	case c >= 'a' && c <= 'z':
+		return 30 + strings.IndexByte("zqjxkvbpgywfmculdrhsnioate", c)
+	case c >= 'A' && c <= 'Z', c == '.', c == ':', c == '=', c == '-', c == '/', c == '_':
+		return 20
+	}
+	return 10
 }
 
 // runes starts a loop over a run s[i:j] that is not all ASCII: rune
