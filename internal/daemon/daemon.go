@@ -318,13 +318,19 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 	d.eventsNow = d.now()
 	defer func() { d.eventsNow = time.Time{} }()
 	var (
-		bans, done []engine.Decision
-		running    *enforcement
+		bans    []engine.Decision
+		done    [][]engine.Decision // the batches enforced, in order
+		running *enforcement
 	)
 	debug := d.log.Enabled(ctx, slog.LevelDebug)
 	for n := 0; ; n++ {
+		left := 0 // failures of the event not counted yet
+		for _, fs := range ev.failures {
+			left += len(fs)
+		}
 		for _, fs := range ev.failures {
 			for _, f := range fs {
+				left--
 				if ev.live {
 					f.failure.Time = d.liveTime(f.jail, f.failure)
 				}
@@ -332,6 +338,12 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 				if err != nil {
 					// The jail went away in a reload while the line was in flight.
 					continue
+				}
+				if len(ds) > 0 && bans == nil {
+					// Room for a ban per failure left, up to a point: in
+					// an attack of many addresses, most failures of an
+					// event end in one.
+					bans = make([]engine.Decision, 0, len(ds)+min(left, 4096))
 				}
 				bans = append(bans, ds...)
 				if debug && out == engine.Counted {
@@ -357,7 +369,7 @@ func (d *Daemon) handleEvents(ctx context.Context, ev event) {
 		break
 	}
 	if done = d.finishEnforce(running, done); len(done) > 0 {
-		d.rec.enqueue(recorderJob{decisions: done})
+		d.rec.enqueue(recorderJob{decisions: slices.Concat(done...)})
 	}
 }
 
@@ -380,15 +392,15 @@ func (d *Daemon) startEnforce(ds []engine.Decision) *enforcement {
 }
 
 // finishEnforce waits for an enforcement (nil: none) to end, and appends
-// its decisions to done.
-func (d *Daemon) finishEnforce(e *enforcement, done []engine.Decision) []engine.Decision {
+// its batch of decisions to done.
+func (d *Daemon) finishEnforce(e *enforcement, done [][]engine.Decision) [][]engine.Decision {
 	if e == nil {
 		return done
 	}
 	if <-e.refused {
 		d.resync = true
 	}
-	return append(done, e.ds...)
+	return append(done, e.ds)
 }
 
 // commit records decisions in the store and then enforces them in the

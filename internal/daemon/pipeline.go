@@ -378,6 +378,40 @@ type matchChunk struct {
 	done     chan struct{} // closed once the worker is done
 }
 
+// recycle gives the chunk's buffers of times and searches back for other
+// chunks, once its searches are applied: in an attack, chunks of a
+// thousand lines come one after another.
+func (c *matchChunk) recycle() {
+	if c.times != nil {
+		putBuf(&timesPool, c.times)
+	}
+	for _, s := range c.searches {
+		clear(s) // the searches refer to their workers' memory
+		putBuf(&searchesPool, s)
+	}
+	c.times, c.searches = nil, nil
+}
+
+// Buffers of chunks, for getBuf and putBuf.
+var (
+	timesPool    sync.Pool // *[]lineTime
+	searchesPool sync.Pool // *[]lineSearch
+)
+
+// getBuf returns a buffer of n elements from pool, or a new one (of at
+// least chunkLines elements, so that it serves any chunk once returned).
+func getBuf[T any](pool *sync.Pool, n int) []T {
+	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]T, n, max(n, chunkLines))
+}
+
+// putBuf returns a buffer to pool.
+func putBuf[T any](pool *sync.Pool, b []T) {
+	pool.Put(&b)
+}
+
 // lineTime is the time a worker found for a line.
 type lineTime struct {
 	t  time.Time
@@ -490,6 +524,7 @@ func (d *Daemon) matchLines(ctx context.Context, key string, jails []*jailRuntim
 					ev.failures = append(ev.failures, fs)
 				}
 			}
+			c.recycle()
 			if c.last {
 				ev.pos, ev.hasPos = c.b.pos, c.b.hasPos
 				for _, j := range order {
@@ -554,6 +589,9 @@ func (d *Daemon) matchStateful(ctx context.Context, j *jailRuntime, m *match.Mat
 // takes that of the line before it).
 func (d *Daemon) applySearches(ctx context.Context, sj searchedJail, lm *lineMatcher, c *matchChunk, found []lineSearch) []jailFailure {
 	var out []jailFailure
+	if len(found) > 0 {
+		out = make([]jailFailure, 0, len(found)) // most searches that found something give a failure
+	}
 	for i, raw := range c.b.lines[c.lo:c.hi] {
 		l := match.Line{Raw: raw, Time: c.times[i].t, HasTime: c.times[i].ok}
 		var sr match.Search
@@ -640,8 +678,11 @@ func (m *lineMatcher) match(ctx context.Context, c *matchChunk) {
 		times = c.b.times[c.lo:c.hi]
 	}
 	if len(m.searched) > 0 {
-		c.times = make([]lineTime, len(lines))
+		c.times = getBuf[lineTime](&timesPool, len(lines))
 		c.searches = make([][]lineSearch, len(m.searched))
+		for k := range c.searches {
+			c.searches[k] = getBuf[lineSearch](&searchesPool, len(lines))[:0]
+		}
 	}
 	var out []jailFailure
 	for i, raw := range lines {
