@@ -534,7 +534,8 @@ func updateUsers(fd *failData, user string) []string {
 // connection cache's if kept; otherwise it is the caller's to recycle
 // once done with it.
 func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) (fd *failData, kept bool) {
-	cached := m.cache.get(mlfid, m.now)
+	h := mlfHash(mlfid)
+	cached := m.cache.get(mlfid, h, m.now)
 	var flags int
 	const (
 		noFail  = 1
@@ -582,14 +583,14 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) (f
 		cached.vals.update(cur)
 		fd = cached
 		if flags&forget != 0 {
-			m.cache.unset(mlfid)
+			m.cache.unset(mlfid, h)
 			kept = false
 		}
 	} else {
 		fd = m.cache.newData(cur)
 		if flags&forget == 0 {
 			users = updateUsers(fd, cur.str(slotUser))
-			m.cache.setNew(mlfid, fd, m.now())
+			m.cache.setNew(mlfid, h, fd, m.now())
 		} else {
 			kept = false
 		}
@@ -622,156 +623,4 @@ func (m *Matcher) mergeFailure(mlfid string, cur groupVals, matched []string) (f
 func clearStrings(s []string) []string {
 	clear(s)
 	return s[:0]
-}
-
-// mlfCache holds the state of <F-MLFID> connections: at most 100, each
-// for 5 minutes, the oldest dropped first (fail2ban's Utils.Cache). The
-// states it drops are reused for new connections.
-type mlfCache struct {
-	entries map[string]*mlfEntry
-	// order holds the entries in the order they were set, from head on
-	// (the slots before head are taken); entries unset since are dead
-	// and skipped. An entry leaves order only to be reused (spare).
-	order []*mlfEntry
-	head  int
-	// free holds states dropped, for newData; spare entries out of
-	// order, for set.
-	free  []*failData
-	spare []*mlfEntry
-}
-
-type mlfEntry struct {
-	key     string
-	fd      *failData
-	expires time.Time
-	live    bool // in entries
-}
-
-const (
-	mlfCacheSize = 100
-	mlfCacheTTL  = 5 * time.Minute
-)
-
-// get returns the state of key, nil if it has none or if it expired by
-// now (read only if key has one).
-func (c *mlfCache) get(key string, now func() time.Time) *failData {
-	e, ok := c.entries[key]
-	if !ok {
-		return nil
-	}
-	if !e.expires.After(now()) {
-		delete(c.entries, key)
-		c.recycle(e.fd)
-		*e = mlfEntry{} // dead, and holding no line
-		return nil
-	}
-	return e.fd
-}
-
-// set sets the state of key.
-func (c *mlfCache) set(key string, fd *failData, now time.Time) {
-	if e, ok := c.entries[key]; ok {
-		e.fd, e.expires = fd, now.Add(mlfCacheTTL)
-		return
-	}
-	c.setNew(key, fd, now)
-}
-
-// setNew sets the state of key, which has none.
-func (c *mlfCache) setNew(key string, fd *failData, now time.Time) {
-	if c.entries == nil {
-		c.entries = make(map[string]*mlfEntry, mlfCacheSize)
-	}
-	if len(c.entries) >= mlfCacheSize {
-		for c.head < len(c.order) {
-			e := c.order[c.head]
-			c.order[c.head] = nil
-			c.head++
-			if !e.live {
-				c.spare = append(c.spare, e)
-				continue
-			}
-			delete(c.entries, e.key)
-			c.recycle(e.fd)
-			live := e.expires.After(now)
-			*e = mlfEntry{}
-			c.spare = append(c.spare, e)
-			if live && len(c.entries) < mlfCacheSize {
-				break
-			}
-		}
-	}
-	switch {
-	case len(c.order)-c.head >= 4*mlfCacheSize:
-		// Mostly entries unset since: keep the live ones, in order, in
-		// place.
-		live := c.order[:0]
-		for _, e := range c.order[c.head:] {
-			if e.live {
-				live = append(live, e)
-			} else {
-				c.spare = append(c.spare, e)
-			}
-		}
-		clear(c.order[len(live):])
-		c.order, c.head = live, 0
-	case c.head > 0 && len(c.order) == cap(c.order):
-		// Full: move the entries down over the slots taken rather than
-		// grow the array.
-		n := copy(c.order, c.order[c.head:])
-		clear(c.order[n:])
-		c.order, c.head = c.order[:n], 0
-	}
-	e := pop(&c.spare)
-	if e == nil {
-		e = new(mlfEntry)
-	}
-	*e = mlfEntry{key: key, fd: fd, expires: now.Add(mlfCacheTTL), live: true}
-	c.entries[key] = e
-	c.order = append(c.order, e)
-}
-
-// unset drops the state of key; the caller recycles it when done with it.
-func (c *mlfCache) unset(key string) {
-	if e, ok := c.entries[key]; ok {
-		delete(c.entries, key)
-		*e = mlfEntry{} // dead, and holding no line
-	}
-}
-
-// newData returns a state for a new connection with the groups cur: a
-// dropped one if there is one.
-func (c *mlfCache) newData(cur groupVals) *failData {
-	fd := pop(&c.free)
-	if fd == nil {
-		fd = &failData{vals: make(groupVals, len(cur))}
-	}
-	copy(fd.vals, cur)
-	return fd
-}
-
-// pop takes the last of a list of things to reuse, nil if it is empty.
-func pop[T any](list *[]*T) *T {
-	n := len(*list)
-	if n == 0 {
-		return nil
-	}
-	x := (*list)[n-1]
-	(*list)[n-1] = nil
-	*list = (*list)[:n-1]
-	return x
-}
-
-// recycle takes back a state nothing refers to any more, for newData.
-func (c *mlfCache) recycle(fd *failData) {
-	if fd == nil || len(c.free) >= mlfCacheSize {
-		return
-	}
-	clear(fd.vals)
-	fd.users = clearStrings(fd.users)
-	fd.matches = clearStrings(fd.matches)
-	fd.nofailMatches = clearStrings(fd.nofailMatches)
-	fd.pending = false
-	fd.addr = addrMemo{}
-	c.free = append(c.free, fd)
 }
