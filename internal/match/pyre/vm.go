@@ -16,24 +16,28 @@ import (
 type opcode uint8
 
 const (
+	// Instructions that go straight on: they run at most once between
+	// two choices, so the budget does not count them.
 	opMatch    opcode = iota // matchNode: the match ends here
 	opAccept                 // acceptNode, atomicEnd: a lookaround or atomic body ends here
 	opLit                    // litNode
 	opFoldLit                // foldLitNode
 	opRune                   // runeNode
-	opRuneLoop               // runeLoop
 	opAssert                 // assertNode
 	opCap                    // capNode
 	opNeed                   // needNode
-	opAlt                    // altNode
-	opQuest                  // questNode
-	opLoop                   // loopNode
-	opLook                   // lookNode
-	opLookPred               // lookPredNode
-	opBackref                // backrefNode
 	opCond                   // condNode
-	opAtomic                 // atomicNode
-	opNative                 // nativeNode
+	opLookPred               // lookPredNode
+	// Instructions that make choices or run bodies of their own: each
+	// costs a step of the budget.
+	opRuneLoop // runeLoop
+	opAlt      // altNode
+	opQuest    // questNode
+	opLoop     // loopNode
+	opLook     // lookNode
+	opBackref  // backrefNode
+	opAtomic   // atomicNode
+	opNative   // nativeNode
 )
 
 // inst is an instruction. next is the instruction that follows it; body
@@ -216,7 +220,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 	base, stackBase, savedBase := len(bt), len(m.stack), len(m.saved)
 	for {
 		in := &prog[pc]
-		if in.op >= opLit && in.op != opCap { // as the nodes counted them
+		if in.op >= opRuneLoop {
 			if steps--; steps < 0 {
 				m.failed, m.bt = true, bt[:base]
 				return 0, false
