@@ -39,7 +39,8 @@ func BenchmarkBan10000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer locator.Close()
-	locator.Lookup(netip.MustParseAddr("192.0.2.1")) // decode the tables now
+	locator.Lookup(netip.MustParseAddr("192.0.2.1")) // decode the tables now, as gaol server does
+	locator.Lookup(netip.MustParseAddr("2001:db8::1"))
 	var total, cpu time.Duration
 	var allocated uint64
 	b.ResetTimer()
