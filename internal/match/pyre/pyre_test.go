@@ -427,6 +427,19 @@ func TestFastUnsupported(t *testing.T) {
 // fastCases are expressions and lines on which the fast matcher must agree
 // with the fallback engine.
 var fastCases = []struct{ expr, line string }{
+	// Group boundaries folded into the instruction after them: before
+	// optional parts skipped in a row, before loops, at the end of a
+	// loop's body (not folded: the loop is still being lowered), one
+	// after another, and in lookaround, atomic groups and conditions.
+	{`^(?:x)?((?:a)?(?:c)?b)`, "b"},
+	{`^(?:x)?(?:y)?((?:a)?b)(c)?(d)?$`, "bd"},
+	{`(?:(a)|b)*c`, "abac"},
+	{`((a)(b))(c)`, "xabc"},
+	{`(\d+)((?:x|y)+)(z*)`, "12xyxz"},
+	{`(?<=(a))(b)`, "ab"},
+	{`(?=(a+))(a)(?>(b+))`, "aabb"},
+	{`(a)?(?(1)(b)|(c))`, "ab c"},
+	{`(a)\1(b)`, "aab"},
 	// Loops whose continuation cannot start inside them (tried at the
 	// end of their run only), and some whose continuation can.
 	{`^\[(\d+)\]: x`, "[123]: x [45]: y"},

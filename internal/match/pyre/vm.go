@@ -56,14 +56,18 @@ type inst struct {
 	assert     Op    // opAssert
 	rare       uint8 // opRuneLoop: the index in lit of the byte lastIndex looks for
 	slot       int32 // opCap, opBackref, opCond
-	next       int32
-	body       int32
-	no         int32
-	min, max   int32 // opRuneLoop: max < 0 is unbounded; opLook: min is the width
-	lit        string
-	stop       string // opRuneLoop: see runeLoop.stop
-	set        *runeSet
-	first      *[4]uint64
+	// preCap, if not 0, is 1 + the group slot that takes the position
+	// before the instruction runs: a capNode folded into the instruction
+	// after it, which saves a step.
+	preCap   int32
+	next     int32
+	body     int32
+	no       int32
+	min, max int32 // opRuneLoop: max < 0 is unbounded; opLook: min is the width
+	lit      string
+	stop     string // opRuneLoop: see runeLoop.stop
+	set      *runeSet
+	first    *[4]uint64
 	*extra
 }
 
@@ -105,6 +109,7 @@ const (
 // lowerer turns a graph of nodes into instructions.
 type lowerer struct {
 	insts []inst
+	ready []bool // insts[pc] is lowered (not a placeholder)
 	pcs   map[node]int32
 }
 
@@ -129,8 +134,9 @@ func (l *lowerer) pc(n node) int32 {
 	pc := int32(len(l.insts))
 	l.pcs[n] = pc
 	l.insts = append(l.insts, inst{})
+	l.ready = append(l.ready, false)
 	in := n.inst(l)
-	l.insts[pc] = in
+	l.insts[pc], l.ready[pc] = in, true
 	return pc
 }
 
@@ -162,7 +168,16 @@ func (n *assertNode) inst(l *lowerer) inst {
 }
 
 func (n *capNode) inst(l *lowerer) inst {
-	return inst{op: opCap, slot: int32(n.slot), next: l.pc(n.next)}
+	next := l.pc(n.next)
+	if l.ready[next] && l.insts[next].preCap == 0 {
+		// A copy of the next instruction that sets the slot first. (Not
+		// if the next one is still being lowered, as a loop is by the
+		// groups of its body: its placeholder is not its instruction.)
+		in := l.insts[next]
+		in.preCap = int32(n.slot) + 1
+		return in
+	}
+	return inst{op: opCap, slot: int32(n.slot), next: next}
 }
 
 func (n *needNode) inst(l *lowerer) inst {
@@ -220,6 +235,11 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 	base, stackBase, savedBase := len(bt), len(m.stack), len(m.saved)
 	for {
 		in := &prog[pc]
+		if in.preCap != 0 {
+			k := in.preCap - 1
+			bt = push(bt, fCap, 0, 0, int(k), caps[k])
+			caps[k] = i
+		}
 		if in.op >= opRuneLoop {
 			if steps--; steps < 0 {
 				m.failed, m.bt = true, bt[:base]
@@ -308,7 +328,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 		case opQuest:
 			// Optional parts that cannot start here are skipped in a
 			// row (there are many in fail2ban's line prefixes).
-			for !canStart(in.first, s, i) && prog[in.next].op == opQuest {
+			for !canStart(in.first, s, i) && prog[in.next].op == opQuest && prog[in.next].preCap == 0 {
 				if steps--; steps < 0 {
 					m.failed, m.bt = true, bt[:base]
 					return 0, false
