@@ -36,7 +36,7 @@ const (
 // program is an expression compiled for the fast matcher.
 type program struct {
 	insts    []inst
-	startPC  int32 // the first instruction
+	startPC  int32 // the instruction a match starts with
 	anchored bool  // the expression starts with \A: only position 0 is tried
 	ncap     int   // number of group slots: 2 * (groups + 1)
 	// first, if not nil, holds the bytes a match can start with (bit c of
@@ -75,6 +75,10 @@ func compileFast(t *Tree) (*program, error) {
 	}
 	p := &program{ncap: 2 * len(t.Names), anchored: anchoredAtStart(t.Root)}
 	p.insts, p.startPC = lower(start)
+	if in := &p.insts[p.startPC]; p.anchored && in.op == opAssert && in.assert == OpBeginText && in.preCap == 0 {
+		// Only position 0 is tried, where \A holds: start after it.
+		p.startPC = in.next
+	}
 	if set, nullable := firstBytes(t.Root); !nullable {
 		p.first = set
 	}
