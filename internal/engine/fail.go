@@ -194,8 +194,7 @@ func (e *Engine) fail(j *jail, f Failure, now time.Time) (Outcome, []Decision) {
 		st = pi.state(j)
 	}
 	if pi == nil {
-		pi = &prefixInfo{key: k}
-		e.prefixes.set(k, pi)
+		pi = e.newInfo(k) // not addInfo: pi is the lookup of k already
 	}
 	if st == nil {
 		st = pi.addState(j)

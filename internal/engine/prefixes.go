@@ -149,11 +149,16 @@ func (e *Engine) info(k pkey) *prefixInfo { return e.prefixes.get(k) }
 // addInfo returns the prefixInfo of k, adding an empty one if there is
 // none.
 func (e *Engine) addInfo(k pkey) *prefixInfo {
-	pi := e.prefixes.get(k)
-	if pi == nil {
-		pi = &prefixInfo{key: k}
-		e.prefixes.set(k, pi)
+	if pi := e.prefixes.get(k); pi != nil {
+		return pi
 	}
+	return e.newInfo(k)
+}
+
+// newInfo adds an empty prefixInfo for k, which has none, and returns it.
+func (e *Engine) newInfo(k pkey) *prefixInfo {
+	pi := &prefixInfo{key: k}
+	e.prefixes.set(k, pi)
 	return pi
 }
 

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"maps"
 	"net/netip"
 	"time"
 )
@@ -81,9 +82,7 @@ func (m *addrModel) reserve(n int) {
 		return // growing by steps costs less than a copy
 	}
 	bigger := make(map[addrKey]time.Time, len(m.elems)+n)
-	for k, d := range m.elems {
-		bigger[k] = d
-	}
+	maps.Copy(bigger, m.elems)
 	m.elems = bigger
 }
 
