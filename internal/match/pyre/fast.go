@@ -248,6 +248,9 @@ func build(n *Node, next node) (node, error) {
 				return &lookPredNode{alts: alts, negate: n.Negate, next: next}, nil
 			}
 		}
+		if n.Width > math.MaxInt16 {
+			return nil, errUnsupported // wider than an instruction holds
+		}
 		body, err := build(n.Sub[0], acceptNode{behind: n.Behind})
 		if err != nil {
 			return nil, err
@@ -284,7 +287,7 @@ func buildRepeat(sub *Node, lo, hi int, greedy bool, next node) (node, error) {
 	if !ok {
 		set, stop, ok = temperedRune(sub)
 	}
-	if ok {
+	if ok && lo <= math.MaxInt16 && hi <= math.MaxInt16 {
 		l := &runeLoop{set: set, stop: stop, min: lo, max: hi, greedy: greedy, next: next}
 		if hi < 0 {
 			l.hint = literalAfter(next)

@@ -1,8 +1,10 @@
 package pyre
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The fast matcher runs an expression as a program of instructions with
@@ -42,7 +44,9 @@ const (
 
 // inst is an instruction. next is the instruction that follows it; body
 // that of an optional part, a loop's body, a lookaround's or an atomic
-// group's body, or a condition's yes branch (no holds its no branch).
+// group's body, or a condition's yes branch (extra.no holds its no
+// branch). The fields the common instructions read fit in 64 bytes, a
+// cache line; the others are in extra.
 type inst struct {
 	op         opcode
 	greedy     bool
@@ -59,15 +63,17 @@ type inst struct {
 	// preCap, if not 0, is 1 + the group slot that takes the position
 	// before the instruction runs: a capNode folded into the instruction
 	// after it, which saves a step.
-	preCap   int32
-	next     int32
-	body     int32
-	no       int32
-	min, max int32 // opRuneLoop: max < 0 is unbounded; opLook: min is the width
+	preCap int32
+	next   int32
+	body   int32
+	// opRuneLoop: max < 0 is unbounded; opLook: min is the width. build
+	// leaves bounds too large for them to the fallback engines.
+	min, max int16
 	lit      string
-	stop     string // opRuneLoop: see runeLoop.stop
-	set      *runeSet
-	first    *[4]uint64
+	// set holds the runes of opRune and opRuneLoop; of opQuest's, only
+	// bytes is used: the bytes its optional part can start with (a nil
+	// set: any, or none at all).
+	set *runeSet
 	*extra
 }
 
@@ -79,6 +85,8 @@ type extra struct {
 	lits     []string     // opNeed
 	runes    []rune       // opFoldLit
 	preds    []*Node      // opLookPred
+	stop     string       // opRuneLoop: see runeLoop.stop
+	no       int32        // opCond
 }
 
 // frame is an entry of the backtracking stack: a choice left to try, or
@@ -147,7 +155,7 @@ func (n acceptNode) inst(*lowerer) inst { return inst{op: opAccept, behind: n.be
 func (atomicEnd) inst(*lowerer) inst { return inst{op: opAccept} }
 
 func (n *litNode) inst(l *lowerer) inst {
-	return inst{op: opLit, lit: n.lit, next: l.pc(n.next)}
+	return inst{op: opLit, lit: padLit(n.lit), next: l.pc(n.next)}
 }
 
 func (n *foldLitNode) inst(l *lowerer) inst {
@@ -159,8 +167,12 @@ func (n *runeNode) inst(l *lowerer) inst {
 }
 
 func (n *runeLoop) inst(l *lowerer) inst {
-	return inst{op: opRuneLoop, set: n.set, min: int32(n.min), max: int32(n.max), greedy: n.greedy,
-		possessive: n.possessive, lit: n.hint, rare: rareByte(n.hint), stop: n.stop, next: l.pc(n.next)}
+	in := inst{op: opRuneLoop, set: n.set, min: int16(n.min), max: int16(n.max), greedy: n.greedy,
+		possessive: n.possessive, lit: n.hint, rare: rareByte(n.hint), next: l.pc(n.next)}
+	if n.stop != "" {
+		in.extra = &extra{stop: n.stop}
+	}
+	return in
 }
 
 func (n *assertNode) inst(l *lowerer) inst {
@@ -193,7 +205,11 @@ func (n *altNode) inst(l *lowerer) inst {
 }
 
 func (n *questNode) inst(l *lowerer) inst {
-	return inst{op: opQuest, greedy: n.greedy, first: n.first, body: l.pc(n.body), next: l.pc(n.next)}
+	in := inst{op: opQuest, greedy: n.greedy, body: l.pc(n.body), next: l.pc(n.next)}
+	if n.first != nil {
+		in.set = &runeSet{bytes: *n.first}
+	}
+	return in
 }
 
 func (n *loopNode) inst(l *lowerer) inst {
@@ -201,7 +217,7 @@ func (n *loopNode) inst(l *lowerer) inst {
 }
 
 func (n *lookNode) inst(l *lowerer) inst {
-	return inst{op: opLook, behind: n.behind, negate: n.negate, min: int32(n.width), caps: n.caps,
+	return inst{op: opLook, behind: n.behind, negate: n.negate, min: int16(n.width), caps: n.caps,
 		body: l.pc(n.body), next: l.pc(n.next)}
 }
 
@@ -214,7 +230,7 @@ func (n *backrefNode) inst(l *lowerer) inst {
 }
 
 func (n *condNode) inst(l *lowerer) inst {
-	return inst{op: opCond, slot: int32(n.slot), body: l.pc(n.yes), no: l.pc(n.no)}
+	return inst{op: opCond, slot: int32(n.slot), body: l.pc(n.yes), extra: &extra{no: l.pc(n.no)}}
 }
 
 func (n *atomicNode) inst(l *lowerer) inst {
@@ -265,16 +281,10 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				ok = false
 				break
 			}
-			// Byte by byte: most literals are short, and most positions
-			// differ at the first byte; a call to compare them costs
-			// more than the comparison.
-			for k := 0; k < len(in.lit); k++ {
-				if s[i+k] != in.lit[k] {
-					ok = false
-					break
-				}
-			}
-			if !ok {
+			// Most positions tried differ at the first byte: that one
+			// is compared here.
+			if s[i] != in.lit[0] || !litAt(s, i, in.lit) {
+				ok = false
 				break
 			}
 			i, pc = end, in.next
@@ -328,7 +338,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 		case opQuest:
 			// Optional parts that cannot start here are skipped in a
 			// row (there are many in fail2ban's line prefixes).
-			for !canStart(in.first, s, i) && prog[in.next].op == opQuest && prog[in.next].preCap == 0 {
+			for !in.canStart(s, i) && prog[in.next].op == opQuest && prog[in.next].preCap == 0 {
 				if steps--; steps < 0 {
 					m.failed, m.bt = true, bt[:base]
 					return 0, false
@@ -336,7 +346,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 				pc = in.next
 				in = &prog[pc]
 			}
-			if !canStart(in.first, s, i) {
+			if !in.canStart(s, i) {
 				pc = in.next
 				break
 			}
@@ -461,6 +471,55 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 	}
 }
 
+// padLit returns a copy of lit followed in memory by 7 bytes of padding,
+// for litAt, which reads it by words of 8 bytes.
+func padLit(lit string) string {
+	b := make([]byte, len(lit), len(lit)+7)
+	copy(b, lit)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// litAt reports whether s[i:] starts with lit, a literal of an opLit
+// (padded by padLit), which fits: i+len(lit) <= len(s). It compares 8
+// bytes at a time where s has them (most literals of fail2ban's
+// expressions are 4 to 16 bytes long); a call to compare them costs more
+// than the comparison.
+func litAt(s string, i int, lit string) bool {
+	n := len(lit)
+	if len(s)-i < (n+7)&^7 {
+		// Near the end of s: byte by byte.
+		for k := 0; k < n; k++ {
+			if s[i+k] != lit[k] {
+				return false
+			}
+		}
+		return true
+	}
+	p, q := unsafe.Pointer(unsafe.StringData(s)), unsafe.Pointer(unsafe.StringData(lit))
+	for k := 0; k < n; k += 8 {
+		d := word(unsafe.Add(p, i+k)) ^ word(unsafe.Add(q, k))
+		if rem := n - k; rem < 8 {
+			// Only the first rem bytes are the literal's.
+			return d<<(64-8*rem) == 0
+		}
+		if d != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// word reads the 8 bytes at p, the first as the lowest.
+func word(p unsafe.Pointer) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(p), 8))
+}
+
+// canStart reports whether the optional part of an opQuest can start at
+// s[i:].
+func (in *inst) canStart(s string, i int) bool {
+	return in.set == nil || i < len(s) && in.set.bytes[s[i]>>6]&(1<<(s[i]&63)) != 0
+}
+
 // canStart reports whether a part whose first bytes are first (nil: any,
 // or none at all) can start at s[i:].
 func canStart(first *[4]uint64, s string, i int) bool {
@@ -520,7 +579,7 @@ func assertAt(op Op, ascii bool, s string, i int) bool {
 // of its first run to try, and leaves a frame for the others.
 func (m *Machine) runeLoop(pc int32, in *inst, i int) (int, bool) {
 	s := m.s
-	if in.stop != "" {
+	if in.extra != nil && in.stop != "" {
 		// The run ends where stop first occurs: the text from there on
 		// is not the loop's.
 		if k := strings.Index(s[i:], in.stop); k >= 0 {

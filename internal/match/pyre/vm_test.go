@@ -65,3 +65,28 @@ func TestRareByte(t *testing.T) {
 		}
 	}
 }
+
+// TestLitAt compares litAt with strings.HasPrefix for literals of every
+// length up to 20 at every position of texts that hold them, whole or
+// with one byte changed, near the end of the text and far from it.
+func TestLitAt(t *testing.T) {
+	const text = "Failed password for invalid user admin from 192.0.2.7 port 22 ssh2\n"
+	for n := 1; n <= 20; n++ {
+		for from := 0; from+n <= len(text); from++ {
+			lit := padLit(text[from : from+n])
+			for change := -1; change < n; change++ {
+				s := text
+				if change >= 0 {
+					b := []byte(text)
+					b[from+change] ^= 0x20
+					s = string(b)
+				}
+				for i := 0; i+n <= len(s); i++ {
+					if got, want := litAt(s, i, lit), strings.HasPrefix(s[i:], lit); got != want {
+						t.Fatalf("litAt(%q, %d, %q) = %v, want %v", s, i, lit, got, want)
+					}
+				}
+			}
+		}
+	}
+}
