@@ -283,7 +283,7 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			}
 			// Most positions tried differ at the first byte: that one
 			// is compared here.
-			if s[i] != in.lit[0] || !litAt(s, i, in.lit) {
+			if s[i] != in.lit[0] || len(in.lit) > 1 && !litAt(s, i, in.lit) {
 				ok = false
 				break
 			}
@@ -303,6 +303,18 @@ func (m *Machine) run(prog []inst, pc int32, i, target int) (int, bool) {
 			}
 			i, pc = i+w, in.next
 		case opRuneLoop:
+			if in.possessive && in.extra == nil && !in.set.any && !in.set.anyButNL {
+				// The common case, without a call: a run that takes all it
+				// can and gives none back (\S+ before a space).
+				if j, ascii := in.set.run(s, i, int(in.max)); ascii {
+					if j < i+int(in.min) {
+						ok = false
+						break
+					}
+					i, pc = j, in.next
+					break
+				}
+			}
 			m.bt = bt
 			i, ok = m.runeLoop(pc, in, i)
 			bt = m.bt
@@ -481,9 +493,9 @@ func padLit(lit string) string {
 
 // litAt reports whether s[i:] starts with lit, a literal of an opLit
 // (padded by padLit), which fits: i+len(lit) <= len(s). It compares 8
-// bytes at a time where s has them (most literals of fail2ban's
-// expressions are 4 to 16 bytes long); a call to compare them costs more
-// than the comparison.
+// bytes at a time where s has them: most literals of fail2ban's
+// expressions are 4 to 16 bytes long, too short for the runtime's
+// comparison to pay for its setup, and too long to go byte by byte.
 func litAt(s string, i int, lit string) bool {
 	n := len(lit)
 	if len(s)-i < (n+7)&^7 {
