@@ -3,7 +3,6 @@ package match
 import (
 	"math/bits"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -320,9 +319,19 @@ func (f *Filter) matchGroups(out []slotVal, e *expr, t *text, caps []int, prefTe
 	if f.pref != nil {
 		at := len(out)
 		out = f.addGroups(out, f.pref, prefText, prefCaps)
-		// The prefregex's content is no group of the failure.
-		kept := slices.DeleteFunc(out[at:], func(g slotVal) bool { return g.slot == slotContent })
-		out = out[:at+len(kept)]
+		// The prefregex's content is no group of the failure. (A loop
+		// rather than slices.DeleteFunc, which costs a call a group.)
+		w := at
+		for _, g := range out[at:] {
+			if g.slot != slotContent {
+				out[w] = g
+				w++
+			}
+		}
+		for k := w; k < len(out); k++ {
+			out[k] = slotVal{} // no string kept in the scratch
+		}
+		out = out[:w]
 	}
 	return f.addGroups(out, e, t, caps)
 }
