@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/gaol-project/gaol/internal/engine"
 	"github.com/gaol-project/gaol/internal/store"
@@ -15,8 +16,8 @@ import (
 // recorder, a goroutine of its own that writes to the store in the order
 // it is given work. An attack that bans thousands of addresses at once is
 // then in the kernel as soon as the firewall batch is sent, while the store
-// (a few times slower per ban than nftables) catches up beside the
-// matchers.
+// (a few times slower per ban than nftables) catches up once the stream of
+// bans pauses (see recordQuiet).
 //
 // The store stays the source of truth; the firewall only runs ahead of it,
 // and that is safe:
@@ -49,6 +50,8 @@ type recorder struct {
 	jobs    chan recorderJob
 	done    chan struct{}
 	unsaved map[string]store.Offset // read positions a failed save left, by path
+	// quiet and maxWait: see recordQuiet.
+	quiet, maxWait time.Duration
 }
 
 // recorderJob is work for the recorder: bans to record and then log, read
@@ -60,15 +63,20 @@ type recorderJob struct {
 	barrier   chan struct{}
 }
 
-func newRecorder(d *Daemon) *recorder {
-	r := &recorder{d: d, jobs: make(chan recorderJob, recorderQueue), done: make(chan struct{})}
+func newRecorder(d *Daemon) *recorder { return startRecorder(d, recordQuiet, recordMaxWait) }
+
+// startRecorder starts a recorder that holds bans until none has come for
+// quiet, or for maxWait at most.
+func startRecorder(d *Daemon, quiet, maxWait time.Duration) *recorder {
+	r := &recorder{d: d, jobs: make(chan recorderJob, recorderQueue), done: make(chan struct{}), quiet: quiet, maxWait: maxWait}
 	go r.run()
 	return r
 }
 
 // run records jobs until close. Consecutive jobs of bans are merged into
-// one store transaction: a store that falls behind catches up in larger
-// batches.
+// one store transaction: those that come while the recorder holds bans
+// (see recordQuiet), and those queued while the store was busy, so that a
+// store that falls behind catches up in larger batches.
 func (r *recorder) run() {
 	defer close(r.done)
 	ctx := context.Background()
@@ -88,6 +96,9 @@ func (r *recorder) run() {
 			continue
 		}
 		if len(j.decisions) > 0 && onlyBans(j.decisions) {
+			// Bans come in streams: hold them until the stream pauses.
+			quiet := time.NewTimer(r.quiet)
+			deadline := time.Now().Add(r.maxWait)
 		merge:
 			for len(j.decisions) < maxMergedBans {
 				select {
@@ -101,10 +112,12 @@ func (r *recorder) run() {
 					}
 					j.decisions = append(j.decisions, k.decisions...)
 					j.offsets = append(j.offsets, k.offsets...)
-				default:
+					quiet.Reset(min(r.quiet, time.Until(deadline)))
+				case <-quiet.C:
 					break merge
 				}
 			}
+			quiet.Stop()
 		}
 		if len(j.decisions) > 0 {
 			if err := r.d.record(ctx, j.decisions); err != nil {
@@ -139,6 +152,20 @@ func (r *recorder) saveOffsets(ctx context.Context, offs []store.Offset) {
 
 // maxMergedBans bounds the bans merged into one store transaction.
 const maxMergedBans = 50_000
+
+// The recorder holds the bans it is given until no more have come for
+// recordQuiet, or for recordMaxWait at most, and records them at once. In
+// an attack, bans come in a stream of batches a few milliseconds apart;
+// the store's work for them (several times the firewall's, per ban) then
+// waits until the stream pauses, rather than take the processor from the
+// matchers and the firewall while addresses are still being banned, and is
+// done in fewer, larger transactions. Whoever reads the store first waits
+// for what is held (syncStore), and a crash loses nothing the next start
+// does not find again (see above).
+const (
+	recordQuiet   = 20 * time.Millisecond
+	recordMaxWait = time.Second
+)
 
 func onlyBans(ds []engine.Decision) bool {
 	for _, d := range ds {

@@ -194,3 +194,42 @@ func TestRecorderMergesBans(t *testing.T) {
 		t.Fatalf("active bans %+v, %v", active, err)
 	}
 }
+
+// TestRecorderHoldsBans checks that the recorder holds bans while more
+// come (here, as long as the test needs: the pause it waits for is an
+// hour) and records them in one transaction when something else comes: a
+// barrier (whoever reads the store) or a job that is not only bans.
+func TestRecorderHoldsBans(t *testing.T) {
+	e := newEnv(t, twoJails)
+	gs := newGatedStore(e.db)
+	d, err := New(Options{Store: gs, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.rec = startRecorder(d, time.Hour, time.Hour)
+	defer d.rec.close()
+	now := e.clock.Now()
+	ban := func(addr string) engine.Decision {
+		return engine.Decision{Action: engine.Ban, Jail: "sshd", Prefix: netip.MustParsePrefix(addr + "/32"), Start: now, End: now.Add(time.Hour)}
+	}
+	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.1")}})
+	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.2")}, offsets: []store.Offset{{Path: "/var/log/auth.log", Offset: 7}}})
+	d.rec.enqueue(recorderJob{offsets: []store.Offset{{Path: "/var/log/auth.log", Offset: 9}}})
+	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.3")}})
+	if err := d.rec.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.4")}})
+	d.rec.enqueue(recorderJob{decisions: []engine.Decision{{Action: engine.Unban, Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32"), Reason: "unbanned"}}})
+	if err := d.rec.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"add 192.0.2.1,192.0.2.2,192.0.2.3", "offsets", "add 192.0.2.4", "end 1"}
+	if got := gs.log(); !slices.Equal(got, want) {
+		t.Fatalf("store calls %q, want %q", got, want)
+	}
+	off, ok, err := e.db.Offset(context.Background(), "/var/log/auth.log")
+	if err != nil || !ok || off.Offset != 9 {
+		t.Fatalf("offset %+v, %v, %v: want the last, 9", off, ok, err)
+	}
+}
