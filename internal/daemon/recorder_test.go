@@ -158,22 +158,32 @@ func TestBanEnforcedThenRecorded(t *testing.T) {
 	}
 }
 
-// TestRecorderMergesBans: bans queued while the store is busy are recorded
-// together, in order; an unban is not merged with them, and a barrier
-// waits for everything before it.
-func TestRecorderMergesBans(t *testing.T) {
+// recorderDaemon returns a daemon that records in a gated store, with a
+// recorder that holds bans for quiet (maxWait at most), and a function
+// that makes a ban of an address in jail sshd.
+func recorderDaemon(t *testing.T, quiet, maxWait time.Duration) (*env, *gatedStore, *Daemon, func(addr string) engine.Decision) {
+	t.Helper()
 	e := newEnv(t, twoJails)
 	gs := newGatedStore(e.db)
 	d, err := New(Options{Store: gs, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.rec = newRecorder(d)
-	defer d.rec.close()
+	d.rec = startRecorder(d, quiet, maxWait)
+	t.Cleanup(d.rec.close)
 	now := e.clock.Now()
 	ban := func(addr string) engine.Decision {
 		return engine.Decision{Action: engine.Ban, Jail: "sshd", Prefix: netip.MustParsePrefix(addr + "/32"), Start: now, End: now.Add(time.Hour)}
 	}
+	return e, gs, d, ban
+}
+
+// TestRecorderMergesBans: bans queued while the store is busy are recorded
+// together, in order; an unban is not merged with them, and a barrier
+// waits for everything before it.
+func TestRecorderMergesBans(t *testing.T) {
+	e, gs, d, ban := recorderDaemon(t, recordQuiet, recordMaxWait)
+	now := e.clock.Now()
 	gs.hold()
 	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.1")}})
 	<-gs.entered
@@ -200,18 +210,7 @@ func TestRecorderMergesBans(t *testing.T) {
 // hour) and records them in one transaction when something else comes: a
 // barrier (whoever reads the store) or a job that is not only bans.
 func TestRecorderHoldsBans(t *testing.T) {
-	e := newEnv(t, twoJails)
-	gs := newGatedStore(e.db)
-	d, err := New(Options{Store: gs, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.rec = startRecorder(d, time.Hour, time.Hour)
-	defer d.rec.close()
-	now := e.clock.Now()
-	ban := func(addr string) engine.Decision {
-		return engine.Decision{Action: engine.Ban, Jail: "sshd", Prefix: netip.MustParsePrefix(addr + "/32"), Start: now, End: now.Add(time.Hour)}
-	}
+	e, gs, d, ban := recorderDaemon(t, time.Hour, time.Hour)
 	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.1")}})
 	d.rec.enqueue(recorderJob{decisions: []engine.Decision{ban("192.0.2.2")}, offsets: []store.Offset{{Path: "/var/log/auth.log", Offset: 7}}})
 	d.rec.enqueue(recorderJob{offsets: []store.Offset{{Path: "/var/log/auth.log", Offset: 9}}})
