@@ -328,9 +328,7 @@ func (f *Filter) matchGroups(out []slotVal, e *expr, t *text, caps []int, prefTe
 				w++
 			}
 		}
-		for k := w; k < len(out); k++ {
-			out[k] = slotVal{} // no string kept in the scratch
-		}
+		clear(out[w:]) // no string kept in the scratch
 		out = out[:w]
 	}
 	return f.addGroups(out, e, t, caps)
